@@ -1,0 +1,41 @@
+# The two commands: `make run` (start the app) and `make test` (lint + tests).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+export HF_HUB_OFFLINE := 1
+export PLAINSIGHT_DATA_DIR ?= ./data
+
+.PHONY: run test install install-dev index bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0   # the pinned CPU wheel first, so nothing pulls a CUDA build
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+index: install   ## index corpus/ when the store is empty
+	@$(VENV)/bin/plainsight docs list --json | $(PY) -c "import json,sys; sys.exit(0 if json.load(sys.stdin)['documents'] else 1)" \
+	  || $(VENV)/bin/plainsight ingest corpus/
+
+run: index
+	$(VENV)/bin/streamlit run streamlit_app.py
+
+test: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest
+
+bench: install-dev
+	$(PY) -m bench.run
+
+clean:
+	rm -rf $(VENV) data tests/artifacts

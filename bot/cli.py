@@ -1,0 +1,128 @@
+"""`plainsight` command line: ingest, manage documents, search and ask.
+
+Every command's `--json` output is a stable schema documented in the README, because other tools
+and the tests read it. Human output is short; a user's mistake is one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from functools import cache
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from bot.retrieve import Filters, HybridIndex
+from bot.settings import get_settings
+from bot.store import Store, StoreError
+
+app = typer.Typer(help="Plainsight: cited answers about local police surveillance.", no_args_is_help=True)
+docs_app = typer.Typer(help="List and delete indexed documents.", no_args_is_help=True)
+app.add_typer(docs_app, name="docs")
+console = Console(stderr=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+@cache
+def open_store() -> Store:
+    try:
+        return Store(get_settings())
+    except StoreError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def emit(data: object) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursive).")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Add or update documents; unchanged files are skipped, bad files reported."""
+    from ingest.pipeline import collect_files, ingest_paths
+
+    store = open_store()
+    total = len(collect_files(paths))
+    with Progress(console=console, transient=True, disable=json_out or not console.is_terminal) as bar:
+        task = bar.add_task("Ingesting", total=total)
+        report = ingest_paths(store, paths, on_file=lambda r: bar.advance(task))
+    if json_out:
+        emit(report.to_json())
+    else:
+        summary = report.to_json()
+        typer.echo(", ".join(f"{summary[s]} {s}" for s in ("added", "updated", "unchanged", "failed")))
+        for r in report.results:
+            if r.status == "failed":
+                typer.echo(f"  failed: {r.path}: {r.reason}")
+    if report.all_failed:
+        raise typer.Exit(1)
+
+
+@docs_app.command("list")
+def docs_list(json_out: JsonOpt = False) -> None:
+    """Every indexed document."""
+    records = open_store().documents()
+    if json_out:
+        emit({"documents": [asdict(r) for r in records]})
+        return
+    for r in records:
+        typer.echo(f"{r.doc_id}\t{r.chunks} chunks\t{r.doc_type}\t{r.jurisdiction}\t{r.title}")
+    typer.echo(f"{len(records)} documents")
+
+
+@docs_app.command("delete")
+def docs_delete(doc_id: str) -> None:
+    """Remove a document and all of its chunks."""
+    from ingest.pipeline import delete_document
+
+    if not delete_document(open_store(), doc_id):
+        typer.echo(f"no document '{doc_id}'", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"deleted {doc_id}")
+
+
+@app.command()
+def search(
+    question: str,
+    k: Annotated[int, typer.Option("-k", help="How many passages.")] = 6,
+    town: Annotated[str | None, typer.Option(help="Only this jurisdiction.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The top passages for a question, with scores and sources."""
+    filters = Filters(jurisdictions=(town,) if town else ())
+    hits = HybridIndex(open_store()).search(question, k, filters)
+    results = [
+        {
+            "rank": n,
+            "score": round(h.score, 6),
+            "similarity": round(h.dense, 4),
+            "chunk_id": h.chunk.id,
+            "doc_id": h.chunk.metadata.get("doc_id", ""),
+            "title": h.chunk.metadata.get("title", ""),
+            "source_url": h.chunk.metadata.get("source_url", ""),
+            "page": h.chunk.metadata.get("page"),
+            "section": h.chunk.metadata.get("section", ""),
+            "text": h.chunk.text,
+        }
+        for n, h in enumerate(hits, 1)
+    ]
+    if json_out:
+        emit({"query": question, "results": results})
+        return
+    for r in results:
+        page = f" p.{r['page']}" if r["page"] else ""
+        typer.echo(f"[{r['rank']}] {r['similarity']:.2f} {r['title']}{page} {r['source_url']}")
+        typer.echo("    " + r["text"][:300].replace("\n", " "))
+
+
+def main() -> None:
+    app()

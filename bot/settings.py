@@ -1,0 +1,49 @@
+"""The one settings object, read from `PLAINSIGHT_*` environment variables and `.env`.
+
+Every interface (CLI, Streamlit, API, tests) builds its parts from a `Settings`, so a
+deployment is changed by configuration alone and never by editing code.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Plainsight configuration. Each field is `PLAINSIGHT_<NAME>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="PLAINSIGHT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("./data"), description="Where the embedded Chroma store lives.")
+    chroma_host: str | None = Field(None, description="Chroma server host; set to use HttpClient.")
+    chroma_port: int = Field(8000, description="Chroma server port.")
+    collection: str = Field("plainsight", description="Chroma collection holding the chunks.")
+    embedding_model: str = Field(
+        "", description="Path or name of a sentence-transformers model; empty = bundled MiniLM."
+    )
+    embedding_batch_size: int = Field(64, description="Passages per embedding batch.")
+    chunk_size: int = Field(900, description="Target characters per chunk.")
+    chunk_overlap: int = Field(150, description="Characters shared by neighbouring chunks.")
+    max_file_mb: float = Field(50.0, description="Files larger than this are refused.")
+    k: int = Field(6, description="Passages retrieved per question.")
+    llm: str = Field("", description="Chat model, e.g. 'ollama:llama3.1'; empty = grounded mode.")
+    llm_base_url: str | None = Field(None, description="Base URL of the LLM server.")
+    llm_api_key: str | None = Field(None, description="API key for the LLM server, if it needs one.")
+    refusal_threshold: float = Field(
+        0.42, description="Minimum support score below which the bot says it cannot answer."
+    )
+
+    @property
+    def uses_server(self) -> bool:
+        """True when a Chroma server is configured instead of the embedded store."""
+        return bool(self.chroma_host)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()

