@@ -35,7 +35,7 @@ test: install-dev
 	$(PY) -m pytest
 
 bench: install-dev
-	$(PY) -m bench.run
+	$(PY) -m bench.ingest corpus
 
 clean:
 	rm -rf $(VENV) data tests/artifacts

@@ -126,3 +126,60 @@ def search(
 
 def main() -> None:
     app()
+
+
+@cache
+def open_chain():
+    from bot.chain import AnswerChain
+
+    return AnswerChain(get_settings(), open_store())
+
+
+@app.command()
+def ask(
+    question: str,
+    town: Annotated[str | None, typer.Option(help="Prefer this town's documents (and its state's).")] = None,
+    explain: Annotated[bool, typer.Option(help="Show the retrieval trace.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """A short answer with numbered citations, or an honest refusal."""
+    from bot.chain import Ask
+    from bot.retrieve import town_filter
+
+    chain = open_chain()
+    filters = town_filter(town, chain.index.jurisdictions()) if town else Filters()
+    answer = chain.invoke(Ask(question, filters=filters, explain=explain))
+    if json_out:
+        emit(answer.to_dict(explain=explain))
+        return
+    typer.echo(answer.text)
+    for c in answer.citations:
+        page = f", p. {c.page}" if c.page else ""
+        typer.echo(f"[{c.n}] {c.title} ({c.publisher}{', ' + c.published if c.published else ''}{page})")
+        if c.source_url:
+            typer.echo(f"    {c.source_url}")
+    for step in answer.trace:
+        typer.echo(f"  trace: {step}")
+
+
+@app.command("eval")
+def evaluate(
+    file: Annotated[Path, typer.Argument(help="JSONL question set.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Score retrieval, answers, refusals, citations and latency on a question set."""
+    from bot.evaluate import load_cases, run
+
+    result = run(open_chain(), load_cases(file))
+    if json_out:
+        emit(result)
+        return
+    for row in result["cases"]:
+        ok = (row["refused"] == row["should_refuse"]) and row["facts_found"] == row["facts_expected"]
+        if not ok:
+            typer.echo(
+                f"  miss {row['id']} [{row['category']}] {row['question']} -> rank={row['rank']} "
+                f"refused={row['refused']} facts={row['facts_found']}/{row['facts_expected']}"
+            )
+    for key, value in result["metrics"].items():
+        typer.echo(f"{key:>22}  {value}")

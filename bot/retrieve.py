@@ -12,6 +12,7 @@ registry's fingerprint changes, whichever process changed it.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ from pydantic import ConfigDict
 from bot.store import Chunk, Store, embedding_text
 
 RRF_K = 60
+REFERENCE_SECTIONS = frozenset({"sources", "references", "bibliography", "further reading"})
 CANDIDATES = 40
 
 
@@ -53,6 +55,33 @@ class Filters:
         )
 
 
+STATES = {
+    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
+    "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia",
+    "FL": "Florida", "GA": "Georgia", "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois",
+    "IN": "Indiana", "IA": "Iowa", "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana",
+    "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts", "MI": "Michigan", "MN": "Minnesota",
+    "MS": "Mississippi", "MO": "Missouri", "MT": "Montana", "NE": "Nebraska", "NV": "Nevada",
+    "NH": "New Hampshire", "NJ": "New Jersey", "NM": "New Mexico", "NY": "New York",
+    "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma", "OR": "Oregon",
+    "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina", "SD": "South Dakota",
+    "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont", "VA": "Virginia",
+    "WA": "Washington", "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming",
+}  # fmt: skip
+
+
+def town_filter(town: str, known: list[str]) -> Filters:
+    """A resident's town -> its own documents, its state's, and national ones."""
+    wanted = town.strip().lower()
+    matches = {j for j in known if wanted in (j.lower(), j.lower().split(",")[0].strip())}
+    chosen = (matches or {town.strip()}) | {"United States"}
+    for j in matches:
+        if "," in j:
+            state = j.rsplit(",", 1)[1].strip().upper()
+            chosen.add(STATES.get(state, state))
+    return Filters(jurisdictions=tuple(sorted(chosen)))
+
+
 @dataclass(frozen=True)
 class Hit:
     """A retrieved passage with its scores: `dense` is cosine similarity, `lexical` BM25."""
@@ -72,6 +101,9 @@ class _Lexical:
     tokenizer: Tokenizer | None = None
     bm25: bm25s.BM25 | None = None
     vouched: dict[str, str] = field(default_factory=dict)
+
+
+STOPWORDS = frozenset("of the and in on at for to a an".split())
 
 
 def _tokenizer() -> Tokenizer:
@@ -107,6 +139,17 @@ class HybridIndex:
             lexical.bm25 = bm25s.BM25()
             lexical.bm25.index(ids, show_progress=False)
         return lexical
+
+    def knows(self, name: str) -> bool:
+        """Whether indexed passages contain a name's head word ("Haven" in "New Haven"), to spot
+        places and organisations the documents never mention. "Golden State" counts as known."""
+        lex = self._current()
+        words = [w for w in re.findall(r"\w\w+", name.lower()) if w not in STOPWORDS]
+        return lex.tokenizer is not None and (not words or words[-1] in lex.tokenizer.word_to_stem)
+
+    def jurisdictions(self) -> list[str]:
+        """Every jurisdiction in the corpus, for filters."""
+        return sorted({j for r in self.store.documents() if (j := r.jurisdiction)})
 
     def _lexical_hits(self, lex: _Lexical, question: str, filters: Filters) -> list[tuple[Chunk, float]]:
         if lex.bm25 is None:
@@ -145,6 +188,8 @@ class HybridIndex:
         per: dict[str, int] = {}
         for e in ranked:
             doc_id = e["chunk"].metadata.get("doc_id", "")
+            if e["chunk"].metadata.get("section", "").lower() in REFERENCE_SECTIONS:
+                continue  # a bibliography matches every query's words but answers none
             if per.get(doc_id, 0) >= per_doc:
                 continue
             per[doc_id] = per.get(doc_id, 0) + 1

@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(None, description="Base URL of the LLM server.")
     llm_api_key: str | None = Field(None, description="API key for the LLM server, if it needs one.")
     refusal_threshold: float = Field(
-        0.42, description="Minimum support score below which the bot says it cannot answer."
+        0.415, description="Minimum support score below which the bot says it cannot answer."
     )
 
     @property

@@ -72,9 +72,17 @@ def decode_text(data: bytes) -> str:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
+    found = from_bytes(data)
+    best = found.best()
     if best is None:
         raise IngestError("unreadable text encoding")
+    # Short Western text decodes the same in several code pages, and the detector breaks the tie
+    # alphabetically (cp1250 wins: "où" becomes "oů"). Legacy files here are overwhelmingly
+    # Windows-1252, so it wins any tie it is part of.
+    for match in found:
+        if (match.chaos, match.coherence) == (best.chaos, best.coherence):
+            if "cp1252" in match.could_be_from_charset:
+                return data.decode("cp1252", errors="replace")
     return str(best)
 
 

@@ -58,6 +58,14 @@ def content_hash(doc: LoadedDocument) -> str:
     return digest.hexdigest()[:32]
 
 
+def text_hash(doc: LoadedDocument) -> str:
+    """The text alone: the same text under another file name (so another doc_id) is a duplicate."""
+    digest = hashlib.sha256()
+    for page in doc.pages:
+        digest.update(f"\x00{page.number}\x00{page.text}".encode())
+    return digest.hexdigest()[:32]
+
+
 def build_chunks(doc: LoadedDocument, digest: str, source: str, size: int, overlap: int) -> list[Chunk]:
     chunks = []
     for n, piece in enumerate(split_document(doc, size, overlap)):
@@ -131,9 +139,11 @@ def ingest_document(
                 "give this file its own doc_id (front matter or NAME.meta.yaml) or replace explicitly"
             ),
         )
-    twin = store.registry.get(where={"content_hash": digest}, include=[])["ids"]
-    if twin and twin[0] != doc_id:
-        return FileResult(name, "failed", doc_id, reason=f"same content as '{twin[0]}', already indexed")
+    text_digest = text_hash(doc)
+    same_text = store.registry.get(where={"text_hash": text_digest}, include=[])["ids"]
+    twins = [t for t in same_text if t != doc_id]
+    if twins:
+        return FileResult(name, "failed", doc_id, reason=f"same content as '{twins[0]}', already indexed")
     chunks = build_chunks(
         doc, digest, Path(name).name, store.settings.chunk_size, store.settings.chunk_overlap
     )
@@ -151,6 +161,7 @@ def ingest_document(
         {
             **record,
             "content_hash": digest,
+            "text_hash": text_digest,
             "chunks": len(chunks),
             "source": Path(name).name,
             "indexed_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -164,7 +175,7 @@ def ingest_file(store: Store, path: Path, max_bytes: int) -> FileResult:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise IngestError(f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit")
+            raise IngestError(f"file is {size / 1e6:.3g} MB, over the {max_bytes / 1e6:g} MB limit")
         meta = read_sidecar(path)
         data = path.read_bytes()
     except IngestError as exc:

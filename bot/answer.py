@@ -1,0 +1,325 @@
+"""Passages -> an `Answer`: grounded in quoted sentences, or an honest refusal.
+
+An answer has exactly two outcomes. Either it is *grounded*: every sentence is copied verbatim
+from a retrieved passage and carries the citation [n] of that passage, so every fact can be
+checked character for character; or it is a *refusal*: the documents do not support an answer, the
+bot says so, suggests a next step and cites nothing. There is no code path that emits answer text
+without accepted passages, which is why the default needs no LLM and cannot invent anything.
+
+Sentences are chosen by meaning (cosine similarity of each candidate sentence to the question,
+with the same embedding model as retrieval) plus the question's rare words they contain, so the
+sentence that answers is picked rather than the first of a passage. Near-duplicates are dropped.
+When a retrieved sentence disputes or denies (a police chief answering an advocacy report), the
+strongest such sentence is included next to the claim, so both sides are shown, each attributed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pysbd
+from langchain_core.embeddings import Embeddings
+
+from bot.question import names_in
+from bot.retrieve import Hit
+
+MAX_SENTENCES = 5
+# Sentence score weights: meaning (cosine to the question), the question's words, the passage's
+# own similarity, names the question mentions, the expected kind of answer; tuned on the starter set.
+W_MEANING, W_WORDS, W_PASSAGE, W_NAMES, W_TYPE, W_PRONOUN = 0.65, 0.2, 0.15, 0.1, 0.08, 0.05
+FLOOR_GAP = 0.12
+SENTENCE_HITS = 5  # only the best passages are split into candidate sentences
+MIN_CHARS, MAX_CHARS = 25, 600
+DUPLICATE_OVERLAP = 0.6
+SAME_MEANING = 0.9
+CONTRAST = re.compile(
+    r"\b(not true|denied|denies|deny|disputed?|misleading|pushed? back|rejected|contrary|"
+    r"do(?:es)? not|did not|never|refrain|however|but)\b",
+    re.I,
+)
+NAVIGATION = re.compile(
+    r"\b(see|read) (the )?(plainsight )?[\"'“]?\w*\s*(page|section|explainer)\b|^For (more|each)\b|https?://",
+    re.I,
+)
+SOURCES_SILENT = re.compile(
+    r"\b(sources?|documents?|records?)\b.{0,60}\b(do|does|did) not (say|describe|state|give|"
+    r"include|cover|show|answer|mention|name|identify)\b",
+    re.I,
+)
+ANSWER_TYPES = (  # what kind of sentence answers a question of each kind
+    (re.compile(r"^\s*who\b", re.I), re.compile(r"\b[A-Z][a-z]+ [A-Z][a-z]+\b")),
+    (re.compile(r"\bhow (long|often|soon)\b", re.I),
+     re.compile(r"\b(\d+|one|two|three|five|six|ten)[- ](days?|weeks?|months?|years?|hours?)\b", re.I)),
+    (re.compile(r"\bhow (many|much)\b|\bwhat (share|percent|number)\b", re.I), re.compile(r"\d")),
+    (re.compile(r"^\s*when\b|\bwhat year\b", re.I),
+     re.compile(r"\b(19|20)\d\d\b|\b(January|February|March|April|May|June|July|August|September|"
+                r"October|November|December)\b")),
+    (re.compile(r"\b(say|said|respond|responded|response|react)\b", re.I),
+     re.compile(r"\b(said|says|told|stated|statement|responded|added)\b|[\"“]", re.I)),
+)  # fmt: skip
+PRONOUN_START = re.compile(r"^(he|she|they|it|this|that|these|those|his|her|their)\b", re.I)
+WORD = re.compile(r"[a-z0-9][a-z0-9'.-]*[a-z0-9]|[a-z0-9]", re.I)
+STOPWORDS = frozenset(
+    "a an and are as at be been but by can could did do does for from had has have how i if in is "
+    "it its me my of on or our so than that the their them then there these they this to was we "
+    "were what when where which who why will with would you your about any anyone much many long "
+    "keep kept use used using get tell know".split()
+)
+REFUSAL = (
+    "The documents I have don't answer that. Try rephrasing your question, or ask the agency "
+    "directly: a public-records (FOIA) request to the police department or city clerk is the way "
+    "to get its policies, contracts and data-sharing records."
+)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered source behind an answer; `quote` is a verbatim substring of the stored chunk."""
+
+    n: int
+    doc_id: str
+    chunk_id: str
+    title: str
+    source_url: str
+    publisher: str
+    published: str
+    doc_type: str
+    jurisdiction: str
+    page: int | None
+    section: str
+    quote: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The one answer object every interface shows: text with [n] markers, or a refusal."""
+
+    question: str
+    text: str
+    refused: bool
+    citations: tuple[Citation, ...] = ()
+    mode: str = "grounded"
+    trace: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+
+    def to_dict(self, explain: bool = False) -> dict[str, Any]:
+        data = asdict(self)
+        data["citations"] = [asdict(c) for c in self.citations]
+        if not explain:
+            data.pop("trace")
+        return data
+
+
+@dataclass(frozen=True)
+class Sentence:
+    hit_index: int
+    start: int
+    end: int
+    text: str
+    score: float = 0.0
+
+
+@lru_cache(maxsize=1)
+def _segmenter() -> pysbd.Segmenter:
+    return pysbd.Segmenter(language="en", clean=False, char_span=True)
+
+
+def sentences_of(text: str) -> list[tuple[int, int]]:
+    """(start, end) spans of the sentences in a passage, whitespace trimmed."""
+    spans = []
+    for paragraph in re.finditer(r"[^\n]+(?:\n(?!\s*\n)[^\n]+)*", text):
+        base = paragraph.start()
+        for part in _segmenter().segment(paragraph.group()):
+            raw = paragraph.group()[part.start : part.end]
+            lead = len(raw) - len(raw.lstrip())
+            start, end = base + part.start + lead, base + part.start + len(raw.rstrip())
+            if end > start:
+                spans.append((start, end))
+    return spans
+
+
+def words(text: str) -> list[str]:
+    return [w.lower() for w in WORD.findall(text)]
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in words(text) if w not in STOPWORDS and len(w) > 1}
+
+
+def _stem(word: str) -> str:
+    return re.sub(r"(ing|ed|es|s)$", "", word) if len(word) > 4 else word
+
+
+def _overlap(a: set[str], b: set[str]) -> float:
+    return len(a & b) / max(1, min(len(a), len(b)))
+
+
+def _clean(sentence: str) -> str:
+    return re.sub(r"\s+", " ", sentence).strip()
+
+
+def _is_answerable(sentence: str) -> bool:
+    text = _clean(sentence)
+    if not MIN_CHARS <= len(text) <= MAX_CHARS or text.endswith(":"):
+        return False
+    if text.startswith(("#", "- [", "See ")) or text.count("|") > 2 or NAVIGATION.search(text):
+        return False
+    return len(re.findall(r"[A-Za-z]{2,}", text)) >= 4
+
+
+@dataclass
+class GroundedAnswerer:
+    """Composes a short cited answer from retrieved passages, or refuses."""
+
+    embeddings: Embeddings
+    threshold: float = 0.42
+    max_sentences: int = MAX_SENTENCES
+    _vectors: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        todo = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if todo:
+            for text, vec in zip(todo, self.embeddings.embed_documents(todo)):
+                self._vectors[text] = np.asarray(vec, dtype=np.float32)
+            while len(self._vectors) > 20000:  # bounded cache of sentence vectors
+                self._vectors.pop(next(iter(self._vectors)))
+        return np.stack([self._vectors[t] for t in texts])
+
+    def support(self, hits: list[Hit]) -> float:
+        """How well the best passage matches the question (cosine similarity)."""
+        return max((h.dense for h in hits), default=0.0)
+
+    def candidates(self, question: str, hits: list[Hit]) -> list[Sentence]:
+        q_words = {_stem(w) for w in content_words(question)}
+        names = [n.lower() for n in names_in(question) if not n.isupper()]
+        wanted = [shape for cue, shape in ANSWER_TYPES if cue.search(question)]
+        found = []
+        for i, hit in enumerate(hits[:SENTENCE_HITS]):
+            for start, end in sentences_of(hit.chunk.text):
+                text = hit.chunk.text[start:end]
+                if _is_answerable(text):
+                    found.append(Sentence(i, start, end, text))
+        if not found:
+            return []
+        q_vec = np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
+        vectors = self._embed([_clean(s.text) for s in found])
+        sims = vectors @ q_vec
+        scored = []
+        for s, sim in zip(found, sims):
+            s_words = {_stem(w) for w in content_words(s.text)}
+            lexical = len(q_words & s_words) / max(1, len(q_words))
+            score = W_MEANING * float(sim) + W_WORDS * lexical + W_PASSAGE * hits[s.hit_index].dense
+            if PRONOUN_START.match(s.text):
+                score -= W_PRONOUN
+            if names:
+                score += W_NAMES * sum(n in s.text.lower() for n in names) / len(names)
+            if wanted:
+                score += W_TYPE * sum(bool(shape.search(s.text)) for shape in wanted) / len(wanted)
+            scored.append(Sentence(s.hit_index, s.start, s.end, s.text, score))
+        return sorted(scored, key=lambda s: (-s.score, s.hit_index, s.start))
+
+    def _duplicate(self, s: Sentence, chosen: list[Sentence]) -> bool:
+        """Same words, or the same meaning in other words."""
+        if not chosen:
+            return False
+        words_s = content_words(s.text)
+        if any(_overlap(words_s, content_words(c.text)) > DUPLICATE_OVERLAP for c in chosen):
+            return True
+        sims = self._embed([_clean(c.text) for c in chosen]) @ self._embed([_clean(s.text)])[0]
+        return bool(sims.max() > SAME_MEANING)
+
+    def select(self, question: str, ranked: list[Sentence]) -> list[Sentence]:
+        """Best sentences, no near-duplicates, at most two per passage, both sides if disputed."""
+        if not ranked:
+            return []
+        floor = max(ranked[0].score - FLOOR_GAP, 0.3)
+        chosen: list[Sentence] = []
+        per_hit: dict[int, int] = {}
+        for s in ranked:
+            if s.score < floor or len(chosen) >= self.max_sentences:
+                break
+            if per_hit.get(s.hit_index, 0) >= 2 or self._duplicate(s, chosen):
+                continue
+            chosen.append(s)
+            per_hit[s.hit_index] = per_hit.get(s.hit_index, 0) + 1
+        if len(chosen) < 2:  # a short answer still deserves a second supporting sentence
+            for s in ranked[1:]:
+                if s.score >= ranked[0].score - 0.2 and s not in chosen and not self._duplicate(s, chosen):
+                    chosen.append(s)
+                    break
+        names = [n.lower() for n in names_in(question) if not n.isupper()]
+
+        def disputes(text: str) -> bool:
+            return bool(CONTRAST.search(text)) and all(n in text.lower() for n in names)
+
+        if chosen and not any(disputes(c.text) for c in chosen):
+            disputed = [
+                s for s in ranked
+                if disputes(s.text) and s.score >= ranked[0].score - 0.3 and s not in chosen
+                and not self._duplicate(s, chosen)
+            ]  # fmt: skip
+            if disputed:
+                if len(chosen) >= self.max_sentences:
+                    chosen.pop()
+                chosen.append(disputed[0])
+        return chosen
+
+    def answer(self, question: str, hits: list[Hit], explain: bool = False) -> Answer:
+        support = self.support(hits)
+        trace = tuple(
+            {"chunk_id": h.chunk.id, "fused": round(h.score, 5), "similarity": round(h.dense, 4),
+             "lexical": round(h.lexical, 3)}
+            for h in hits
+        ) if explain else ()  # fmt: skip
+        if support < self.threshold:
+            return Answer(question, REFUSAL, True, trace=trace)
+        ranked = self.candidates(question, hits)
+        if ranked and SOURCES_SILENT.search(ranked[0].text):  # the documents say they don't know
+            return Answer(question, REFUSAL, True, trace=trace)
+        chosen = self.select(question, [s for s in ranked if not SOURCES_SILENT.search(s.text)])
+        if not chosen:
+            return Answer(question, REFUSAL, True, trace=trace)
+        return compose(question, hits, chosen, trace)
+
+
+def citation_for(n: int, hit: Hit, quote: str) -> Citation:
+    meta = hit.chunk.metadata
+    page = meta.get("page")
+    return Citation(
+        n=n,
+        doc_id=meta.get("doc_id", ""),
+        chunk_id=hit.chunk.id,
+        title=meta.get("title", ""),
+        source_url=meta.get("source_url", ""),
+        publisher=meta.get("publisher", ""),
+        published=meta.get("published", ""),
+        doc_type=meta.get("doc_type", ""),
+        jurisdiction=meta.get("jurisdiction", ""),
+        page=int(page) if page is not None else None,
+        section=meta.get("section", ""),
+        quote=quote,
+        score=round(hit.dense, 4),
+    )
+
+
+def compose(question: str, hits: list[Hit], chosen: list[Sentence], trace: tuple = ()) -> Answer:
+    """Number passages in order of first use; each sentence ends with its passage's [n]."""
+    numbers: dict[int, int] = {}
+    spans: dict[int, list[Sentence]] = {}
+    parts = []
+    for s in chosen:
+        n = numbers.setdefault(s.hit_index, len(numbers) + 1)
+        spans.setdefault(s.hit_index, []).append(s)
+        parts.append(f"{_clean(s.text)} [{n}]")
+    citations = []
+    for hit_index, n in numbers.items():
+        used = spans[hit_index]
+        text = hits[hit_index].chunk.text
+        start, end = min(s.start for s in used), max(s.end for s in used)
+        quote = text[start:end] if end - start <= 1200 else used[0].text
+        citations.append(citation_for(n, hits[hit_index], quote))
+    return Answer(question, " ".join(parts), False, tuple(citations), trace=trace)

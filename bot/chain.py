@@ -1,0 +1,106 @@
+"""The answering chain: question (+ history, filters) -> standalone question -> passages -> `Answer`.
+
+It is a LangChain `Runnable`: `invoke` returns the `Answer`; `stream` yields text pieces as they
+are ready and then the final `Answer`. The CLI, the Streamlit page and the HTTP API all call this
+one chain, so they can never drift into answering differently. Nothing here stores or logs the
+question.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from bot.answer import REFUSAL, Answer, GroundedAnswerer
+from bot.question import names_in, standalone
+from bot.retrieve import Filters, HybridIndex
+from bot.settings import Settings
+from bot.store import Store
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One request: the question, earlier turns ({role, content}), filters, and whether to trace."""
+
+    question: str
+    history: tuple[dict[str, str], ...] = ()
+    filters: Filters = field(default_factory=Filters)
+    explain: bool = False
+
+    @classmethod
+    def of(cls, value: Ask | str | dict[str, Any]) -> Ask:
+        if isinstance(value, Ask):
+            return value
+        if isinstance(value, str):
+            return cls(value)
+        filters = value.get("filters") or Filters()
+        if isinstance(filters, dict):
+            filters = Filters(
+                tuple(filters.get("jurisdictions") or ()), tuple(filters.get("doc_types") or ())
+            )
+        return cls(value["question"], tuple(value.get("history") or ()), filters, value.get("explain", False))
+
+
+class AnswerChain(Runnable[Any, Answer]):
+    """Retrieval-augmented answering over one store; grounded by default, LLM by configuration."""
+
+    def __init__(self, settings: Settings, store: Store | None = None, chat_model: Any = None) -> None:
+        self.settings = settings
+        self.store = store or Store(settings)
+        self.index = HybridIndex(self.store)
+        self.grounded = GroundedAnswerer(self.store.embeddings, threshold=settings.refusal_threshold)
+        self.chat_model = chat_model
+        if self.chat_model is None and settings.llm:
+            from bot.llm import make_chat_model
+
+            self.chat_model = make_chat_model(settings)
+
+    def prepare(self, ask: Ask) -> tuple[str, list, str | None]:
+        """Standalone question, passages, and a refusal reason when a name is unknown."""
+        question = ask.question.strip()
+        if ask.history:
+            if self.chat_model is not None:
+                from bot.llm import condense
+
+                question = condense(self.chat_model, question, ask.history)
+            else:
+                question = standalone(question, ask.history)
+        unknown = [n for n in names_in(question) if len(n) > 2 and not self.index.knows(n)]
+        hits = self.index.search(question, self.settings.k, ask.filters)
+        return question, hits, (", ".join(unknown) if unknown else None)
+
+    def _refusal(self, question: str, unknown: str | None) -> Answer:
+        text = REFUSAL if not unknown else f"The documents I have don't mention {unknown}. {REFUSAL}"
+        return Answer(question, text, True, mode="llm" if self.chat_model else "grounded")
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
+        final = None
+        for piece in self.stream(input, config, **kwargs):
+            if isinstance(piece, Answer):
+                final = piece
+        assert final is not None
+        return final
+
+    def stream(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[str | Answer]:
+        ask = Ask.of(input)
+        question, hits, unknown = self.prepare(ask)
+        grounded = self.grounded.answer(question, hits, explain=ask.explain)
+        if unknown or grounded.refused:
+            refusal = self._refusal(question, unknown)
+            yield refusal.text
+            yield refusal
+            return
+        if self.chat_model is not None:
+            from bot.llm import stream_checked
+
+            for piece in stream_checked(self.chat_model, question, hits):
+                yield piece
+                if isinstance(piece, Answer):
+                    return
+        yield grounded.text
+        yield grounded

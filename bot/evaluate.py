@@ -1,0 +1,117 @@
+"""Evaluation harness: run the chain over a JSONL question set and measure what residents feel.
+
+Retrieval (hit@1, hit@5, MRR over the documents cited or retrieved), answers (fact recall),
+honesty (refusal accuracy both ways), trust (citation validity: every [n] maps to a returned
+citation whose quote is found verbatim in the stored chunk) and latency. Each line of the file:
+`question`, optional `history`, `expected_doc_ids`, `expected_facts` (each a string, or a list of
+equally correct phrasings), `should_refuse`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.answer import Answer
+from bot.chain import AnswerChain, Ask
+
+MARK = re.compile(r"\[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class Case:
+    question: str
+    history: tuple[dict, ...]
+    expected_doc_ids: tuple[str, ...]
+    expected_facts: tuple[str | list[str], ...]
+    should_refuse: bool
+    category: str = ""
+    id: str = ""
+
+
+def load_cases(path: Path) -> list[Case]:
+    cases = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        cases.append(Case(
+            row["question"], tuple(row.get("history") or ()), tuple(row.get("expected_doc_ids") or ()),
+            tuple(row.get("expected_facts") or ()), bool(row.get("should_refuse")),
+            row.get("category", ""), row.get("id", ""),
+        ))  # fmt: skip
+    return cases
+
+
+def fact_found(fact: str | list[str], text: str) -> bool:
+    """A fact is a string, or a list of equally correct phrasings ("SB 34", "Senate Bill 34")."""
+    options = [fact] if isinstance(fact, str) else fact
+    return any(option.lower() in text.lower() for option in options)
+
+
+def citations_valid(answer: Answer, chain: AnswerChain) -> bool:
+    """Every [n] maps to a citation, and every quote is verbatim in its stored chunk."""
+    numbers = {c.n for c in answer.citations}
+    if any(int(n) not in numbers for n in MARK.findall(answer.text)):
+        return False
+    if answer.refused:
+        return not answer.citations
+    for c in answer.citations:
+        got = chain.store.chunks.get(ids=[c.chunk_id], include=["documents"])
+        if not got["ids"] or c.quote not in (got["documents"][0] or ""):
+            return False
+    return True
+
+
+def run(chain: AnswerChain, cases: list[Case]) -> dict[str, Any]:
+    rows, latencies = [], []
+    for case in cases:
+        ask = Ask(case.question, case.history)
+        started = time.perf_counter()
+        answer = chain.invoke(ask)
+        latencies.append((time.perf_counter() - started) * 1000)
+        question, hits, _ = chain.prepare(ask)
+        ranked = list(dict.fromkeys(h.chunk.metadata.get("doc_id") for h in hits))
+        rank = next((i for i, d in enumerate(ranked, 1) if d in case.expected_doc_ids), None)
+        text = answer.text.lower()
+        facts = [f for f in case.expected_facts if fact_found(f, text)] if not answer.refused else []
+        rows.append({
+            "id": case.id, "category": case.category, "question": case.question,
+            "standalone": question, "rank": rank, "refused": answer.refused,
+            "should_refuse": case.should_refuse, "facts_found": len(facts),
+            "facts_expected": len(case.expected_facts), "citations_valid": citations_valid(answer, chain),
+            "answer": answer.text,
+        })  # fmt: skip
+    return {"metrics": metrics(rows, latencies), "cases": rows}
+
+
+def metrics(rows: list[dict], latencies: list[float]) -> dict[str, float]:
+    answerable = [r for r in rows if not r["should_refuse"]]
+    unanswerable = [r for r in rows if r["should_refuse"]]
+    ranks = [r["rank"] for r in answerable]
+    facts_expected = sum(r["facts_expected"] for r in answerable)
+    ordered = sorted(latencies)
+
+    def share(items: list, test) -> float:
+        return round(sum(1 for x in items if test(x)) / len(items), 4) if items else 1.0
+
+    return {
+        "questions": len(rows),
+        "hit@1": share(ranks, lambda r: r == 1),
+        "hit@5": share(ranks, lambda r: r is not None and r <= 5),
+        "mrr": round(statistics.fmean([1 / r if r else 0.0 for r in ranks]), 4) if ranks else 0.0,
+        "fact_recall": round(sum(r["facts_found"] for r in answerable) / facts_expected, 4)
+        if facts_expected
+        else 1.0,
+        "refusal_accuracy": share(rows, lambda r: r["refused"] == r["should_refuse"]),
+        "refused_when_should": share(unanswerable, lambda r: r["refused"]),
+        "answered_when_should": share(answerable, lambda r: not r["refused"]),
+        "citation_validity": share(rows, lambda r: r["citations_valid"]),
+        "latency_p50_ms": round(statistics.median(ordered), 1) if ordered else 0.0,
+        "latency_p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 1) if ordered else 0.0,
+    }
