@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 export HF_HUB_OFFLINE := 1
 export PLAINSIGHT_DATA_DIR ?= ./data
 
-.PHONY: run test install install-dev index bench clean
+.PHONY: run serve test install install-dev index bench bench-load clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ index: install   ## index corpus/ when the store is empty
 run: index
 	$(VENV)/bin/streamlit run streamlit_app.py
 
+serve: index   ## the HTTP API and the widget on http://127.0.0.1:8080 (docs at /docs)
+	$(VENV)/bin/plainsight serve
+
 test: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -36,6 +39,9 @@ test: install-dev
 
 bench: install-dev
 	$(PY) -m bench.ingest corpus
+
+bench-load: install-dev   ## /v1/ask under 20 concurrent clients, embedded store and Chroma server
+	$(PY) -m bench.load
 
 clean:
 	rm -rf $(VENV) data tests/artifacts

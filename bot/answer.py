@@ -15,7 +15,9 @@ strongest such sentence is included next to the claim, so both sides are shown, 
 
 from __future__ import annotations
 
+import math
 import re
+import threading
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -30,9 +32,9 @@ from bot.retrieve import Hit
 MAX_SENTENCES = 5
 # Sentence score weights: meaning (cosine to the question), the question's words, the passage's
 # own similarity, names the question mentions, the expected kind of answer; tuned on the starter set.
-W_MEANING, W_WORDS, W_PASSAGE, W_NAMES, W_TYPE, W_PRONOUN = 0.65, 0.2, 0.15, 0.1, 0.08, 0.05
-FLOOR_GAP = 0.12
-SENTENCE_HITS = 5  # only the best passages are split into candidate sentences
+W_MEANING, W_WORDS, W_PASSAGE, W_NAMES, W_TYPE, W_PRONOUN = 0.55, 0.3, 0.15, 0.15, 0.12, 0.05
+FLOOR_GAP = 0.2
+SENTENCE_HITS = 8  # only the best passages are split into candidate sentences
 MIN_CHARS, MAX_CHARS = 25, 600
 DUPLICATE_OVERLAP = 0.6
 SAME_MEANING = 0.9
@@ -179,15 +181,19 @@ class GroundedAnswerer:
     threshold: float = 0.42
     max_sentences: int = MAX_SENTENCES
     _vectors: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        todo = [t for t in dict.fromkeys(texts) if t not in self._vectors]
-        if todo:
-            for text, vec in zip(todo, self.embeddings.embed_documents(todo)):
-                self._vectors[text] = np.asarray(vec, dtype=np.float32)
+        with self._lock:  # the API answers from several threads; the cache evicts
+            todo = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+            fresh = dict(zip(todo, self.embeddings.embed_documents(todo))) if todo else {}
+            vectors = [
+                np.asarray(fresh[t], dtype=np.float32) if t in fresh else self._vectors[t] for t in texts
+            ]
+            self._vectors.update((t, v) for t, v in zip(texts, vectors))
             while len(self._vectors) > 20000:  # bounded cache of sentence vectors
                 self._vectors.pop(next(iter(self._vectors)))
-        return np.stack([self._vectors[t] for t in texts])
+        return np.stack(vectors)
 
     def support(self, hits: list[Hit]) -> float:
         """How well the best passage matches the question (cosine similarity)."""
@@ -208,10 +214,14 @@ class GroundedAnswerer:
         q_vec = np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
         vectors = self._embed([_clean(s.text) for s in found])
         sims = vectors @ q_vec
+        bags = [{_stem(w) for w in content_words(s.text)} for s in found]
+        # a question word that most candidates share ("Norwalk" in every Norwalk passage) says
+        # little; a rare one ("mayor") points at the sentence that answers: weight by local IDF
+        idf = {w: math.log(1 + len(found) / (1 + sum(w in b for b in bags))) for w in q_words}
+        q_weight = sum(idf.values()) or 1.0
         scored = []
-        for s, sim in zip(found, sims):
-            s_words = {_stem(w) for w in content_words(s.text)}
-            lexical = len(q_words & s_words) / max(1, len(q_words))
+        for s, sim, s_words in zip(found, sims, bags):
+            lexical = sum(idf[w] for w in q_words & s_words) / q_weight
             score = W_MEANING * float(sim) + W_WORDS * lexical + W_PASSAGE * hits[s.hit_index].dense
             if PRONOUN_START.match(s.text):
                 score -= W_PRONOUN

@@ -124,6 +124,24 @@ def search(
         typer.echo("    " + r["text"][:300].replace("\n", " "))
 
 
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    workers: Annotated[int, typer.Option(help="Worker processes (more than one needs a Chroma server).")] = 1,
+) -> None:
+    """Start the HTTP API (docs at /docs) and the embeddable widget (/widget.js)."""
+    from bot.api import serve as run_api
+
+    try:
+        run_api(get_settings(), host, port, workers)
+    except StoreError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
 def main() -> None:
     app()
 

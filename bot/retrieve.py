@@ -101,6 +101,7 @@ class _Lexical:
     tokenizer: Tokenizer | None = None
     bm25: bm25s.BM25 | None = None
     vouched: dict[str, str] = field(default_factory=dict)
+    vocabulary: frozenset[str] = frozenset()  # indexed words, frozen: querying must not add to it
 
 
 STOPWORDS = frozenset("of the and in on at for to a an".split())
@@ -138,6 +139,7 @@ class HybridIndex:
             ids = lexical.tokenizer.tokenize(texts, return_as="ids", show_progress=False)
             lexical.bm25 = bm25s.BM25()
             lexical.bm25.index(ids, show_progress=False)
+            lexical.vocabulary = frozenset(lexical.tokenizer.word_to_stem)
         return lexical
 
     def knows(self, name: str) -> bool:
@@ -145,7 +147,7 @@ class HybridIndex:
         places and organisations the documents never mention. "Golden State" counts as known."""
         lex = self._current()
         words = [w for w in re.findall(r"\w\w+", name.lower()) if w not in STOPWORDS]
-        return lex.tokenizer is not None and (not words or words[-1] in lex.tokenizer.word_to_stem)
+        return not words or words[-1] in lex.vocabulary
 
     def jurisdictions(self) -> list[str]:
         """Every jurisdiction in the corpus, for filters."""

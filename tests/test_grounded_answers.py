@@ -118,6 +118,14 @@ def test_question_the_documents_do_not_answer_is_refused_with_a_public_records_s
     assert "public-records" in answer.text.lower()
 
 
+def test_a_place_the_documents_never_mention_is_refused_every_time_it_is_asked(chain: AnswerChain):
+    # asking must not teach the index a word: the second ask once answered from unrelated passages
+    for _ in range(2):
+        answer = chain.invoke("Does Springfield, Illinois use Flock cameras?")
+        assert answer.refused and not answer.citations
+        assert "Springfield" in answer.text
+
+
 def test_disputed_claim_shows_both_the_aclu_claim_and_the_norwalk_denial(chain: AnswerChain):
     answer = chain.invoke("Does Norwalk share plate data with ICE?")
 
