@@ -106,15 +106,15 @@ def test_invented_citation_numbers_are_removed_and_unsupported_sentences_dropped
     corpus_store: Store,
 ):
     openai_server.script(
-        "Norwalk secretly sends every plate it reads to ICE headquarters [7] [42]. "
+        "Norwalk secretly sends every plate it reads to ICE headquarters [17] [42]. "
         "Norwalk officials denied any agreement with ICE [1]. "
-        "The ACLU said Norwalk's data was available to ICE [2][9]."
+        "The ACLU said Norwalk's data was available to ICE [2][19]."
     )
     answer = chain.invoke(QUESTION)
 
     assert answer.mode == "llm" and not answer.refused
     assert "secretly" not in answer.text
-    assert "[7]" not in answer.text and "[42]" not in answer.text and "[9]" not in answer.text
+    assert "[17]" not in answer.text and "[42]" not in answer.text and "[19]" not in answer.text
     assert "Norwalk officials denied any agreement with ICE [1]." in answer.text
     assert "The ACLU said Norwalk's data was available to ICE [2]." in answer.text
     assert_markers_match_citations(answer)
