@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-st.set_page_config(page_title="Plainsight", page_icon=":material/search:", layout="centered")
+# An emoji favicon is drawn in the browser; a ":material/...:" one would be fetched from Google.
+st.set_page_config(page_title="Plainsight", page_icon="🔎", layout="centered")
 st.navigation(
     [
         st.Page("pages/chat.py", title="Ask a question", icon=":material/forum:", default=True),

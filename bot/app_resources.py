@@ -23,7 +23,7 @@ def answer_chain() -> AnswerChain:
     return AnswerChain(get_settings())
 
 
-@st.cache_resource(show_spinner="Loading the language model (only the first visit waits)…")
+@st.cache_resource(show_spinner="Loading the search model (only the first visitor waits)…")
 def warm_up() -> bool:
     """Load the embedding model and build the search index before the first question needs them."""
     chain = answer_chain()

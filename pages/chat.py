@@ -7,6 +7,7 @@ visitor is logged or written. Every piece of document or answer text goes throug
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import streamlit as st
@@ -17,6 +18,7 @@ from bot.chain import Ask
 from bot.retrieve import Filters, town_filter
 from bot.safe_text import escape_markdown, plain_markdown, quoted_markdown, web_url
 
+log = logging.getLogger("plainsight.chat")
 ALL_PLACES = "All places"
 SUGGESTIONS = (
     "Does Norwalk share plate data with ICE?",
@@ -24,10 +26,10 @@ SUGGESTIONS = (
     "What is Flock Safety?",
     "How can I request records about police surveillance?",
 )
-NEXT_STEPS = (
-    "Try different words, or a narrower question.",
-    "Ask the police department or city clerk directly: a public-records (FOIA) request is the way "
-    "to get policies, contracts and data-sharing records.",
+NEXT_STEPS = (  # the refusal itself already points to a public-records request
+    "Try other words: name the technology (license plate readers, cameras, drones, face "
+    "recognition) or the town.",
+    "Follow-up questions build on the conversation; for a new topic, start a new conversation.",
 )
 
 
@@ -130,18 +132,27 @@ question = (typed or st.session_state.pop("pending", None) or "").strip()
 if question:
     history = tuple({"role": m["role"], "content": m["content"]} for m in messages)
     filters = Filters() if place == ALL_PLACES else town_filter(place, chain.index.jurisdictions())
-    messages.append({"role": "user", "content": question})
+    turn = len(messages) + 1  # the index the answer will have in `messages`
     with st.chat_message("user"):
         st.markdown(plain_markdown(question))
     with st.chat_message("assistant"):
         warm_up()
         slot = st.empty()
         final: list[Answer] = []
-        with slot.container():
-            st.write_stream(streamed(chain.stream(Ask(question, history, filters)), final))
+        try:
+            with slot.container():
+                st.write_stream(streamed(chain.stream(Ask(question, history, filters)), final))
+        except Exception as exc:  # a broken store or LLM: say so, keep the conversation as it was
+            log.error("answering failed: %s", type(exc).__name__)  # (never the question)
+            slot.error(
+                "Sorry, something went wrong while answering. Please try again.", icon=":material/error:"
+            )
+            st.stop()
         answer = final[-1]
         with slot.container():
-            render_answer(answer, question, place, len(messages))
+            render_answer(answer, question, place, turn)
+    # Both turns are kept only once the answer is complete (an interrupted question leaves no trace).
+    messages.append({"role": "user", "content": question})
     messages.append(
         {"role": "assistant", "content": answer.text, "answer": answer, "asked": question, "place": place}
     )

@@ -198,9 +198,10 @@ def browser():
 
 
 @pytest.fixture
-def new_page(browser):
-    """Factory for pages, each its own Streamlit session; no JavaScript dialog may ever open."""
-    contexts, dialogs = [], []
+def new_page(browser, server):
+    """Factory for pages, each its own Streamlit session. No JavaScript dialog may ever open, and
+    the page may talk to nothing but the app (no usage statistics, fonts or scripts from elsewhere)."""
+    contexts, dialogs, elsewhere = [], [], []
 
     def make(viewport: dict = DESKTOP):
         context = browser.new_context(viewport=viewport)
@@ -208,12 +209,17 @@ def new_page(browser):
         page = context.new_page()
         page.set_default_timeout(60_000)
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.on(
+            "request",
+            lambda r: None if r.url.startswith((server.url, "data:", "blob:")) else elsewhere.append(r.url),
+        )
         return page
 
     yield make
     for context in contexts:
         context.close()
     assert dialogs == [], f"a dialog opened: {dialogs}"
+    assert elsewhere == [], f"the page contacted other hosts: {elsewhere}"
 
 
 def wait_idle(page) -> None:

@@ -215,6 +215,21 @@ def test_place_filter_limits_sources_and_refusal_mentions_it(data_dir):
     assert "searching documents about Seattle, WA only" in unescape(at.chat_message[-1].info[0].value)
 
 
+def test_a_failure_is_reported_and_leaves_no_half_turn(data_dir, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("store unavailable")
+
+    at = chat(data_dir)
+    monkeypatch.setattr(answer_chain(), "stream", broken)
+    at.chat_input[0].set_value("Does Norwalk share plate data with ICE?").run()
+    assert "something went wrong" in at.error[0].value
+    assert at.session_state["messages"] == []
+    assert "Norwalk" not in caplog.text and "answering failed: RuntimeError" in caplog.text
+    monkeypatch.undo()
+    assert not ask(at, "Does Norwalk share plate data with ICE?").refused
+    assert len(at.session_state["messages"]) == 2
+
+
 def test_questions_are_not_written_anywhere(data_dir, caplog):
     secret = "Does Zanzibarquux county keep drone footage of my street?"
     before = {p: p.stat().st_mtime_ns for p in data_dir.rglob("*") if p.is_file()}
