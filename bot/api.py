@@ -47,7 +47,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.answer import Answer
 from bot.chain import AnswerChain, Ask
-from bot.retrieve import Filters, Hit, town_filter
+from bot.retrieve import Filters, search_results, town_filter
 from bot.settings import Settings, get_settings
 from bot.store import Store, StoreError, embedding_model_id
 
@@ -337,25 +337,6 @@ def to_ask(chain: AnswerChain, body: AskIn) -> Ask:
         filters = Filters(town.jurisdictions, filters.doc_types)
     history = tuple({"role": t.role, "content": t.content} for t in body.history)
     return Ask(body.question, history, filters, body.explain)
-
-
-def search_results(hits: list[Hit]) -> list[dict[str, Any]]:
-    """Hits in the CLI's `search --json` shape."""
-    return [
-        {
-            "rank": n,
-            "score": round(h.score, 6),
-            "similarity": round(h.dense, 4),
-            "chunk_id": h.chunk.id,
-            "doc_id": h.chunk.metadata.get("doc_id", ""),
-            "title": h.chunk.metadata.get("title", ""),
-            "source_url": h.chunk.metadata.get("source_url", ""),
-            "page": h.chunk.metadata.get("page"),
-            "section": h.chunk.metadata.get("section", ""),
-            "text": h.chunk.text,
-        }
-        for n, h in enumerate(hits, 1)
-    ]
 
 
 def sse(event: str, data: Any) -> str:

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from bot.retrieve import Filters, HybridIndex
+from bot.retrieve import Filters, HybridIndex, search_results
 from bot.settings import get_settings
 from bot.store import Store, StoreError
 
@@ -100,21 +100,7 @@ def search(
     """The top passages for a question, with scores and sources."""
     filters = Filters(jurisdictions=(town,) if town else ())
     hits = HybridIndex(open_store()).search(question, k, filters)
-    results = [
-        {
-            "rank": n,
-            "score": round(h.score, 6),
-            "similarity": round(h.dense, 4),
-            "chunk_id": h.chunk.id,
-            "doc_id": h.chunk.metadata.get("doc_id", ""),
-            "title": h.chunk.metadata.get("title", ""),
-            "source_url": h.chunk.metadata.get("source_url", ""),
-            "page": h.chunk.metadata.get("page"),
-            "section": h.chunk.metadata.get("section", ""),
-            "text": h.chunk.text,
-        }
-        for n, h in enumerate(hits, 1)
-    ]
+    results = search_results(hits)
     if json_out:
         emit({"query": question, "results": results})
         return

@@ -210,6 +210,25 @@ class HybridIndex:
         return hits
 
 
+def search_results(hits: list[Hit]) -> list[dict[str, Any]]:
+    """Hits in the `search --json` / `GET /v1/search` shape (shared by the CLI and the API)."""
+    return [
+        {
+            "rank": n,
+            "score": round(h.score, 6),
+            "similarity": round(h.dense, 4),
+            "chunk_id": h.chunk.id,
+            "doc_id": h.chunk.metadata.get("doc_id", ""),
+            "title": h.chunk.metadata.get("title", ""),
+            "source_url": h.chunk.metadata.get("source_url", ""),
+            "page": h.chunk.metadata.get("page"),
+            "section": h.chunk.metadata.get("section", ""),
+            "text": h.chunk.text,
+        }
+        for n, h in enumerate(hits, 1)
+    ]
+
+
 class PlainsightRetriever(BaseRetriever):
     """The hybrid index as a LangChain retriever (scores in each Document's metadata)."""
 
