@@ -37,8 +37,8 @@ test: install-dev
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
-bench: install-dev
-	$(PY) -m bench.ingest corpus
+bench: install-dev   ## ingest, warm ask and cold start at 1k-100k chunks (BENCH_ARGS="--sizes 1000" for a quick run)
+	$(PY) -m bench $(BENCH_ARGS)
 
 bench-load: install-dev   ## /v1/ask under 20 concurrent clients, embedded store and Chroma server
 	$(PY) -m bench.load

@@ -6,11 +6,12 @@ checked character for character; or it is a *refusal*: the documents do not supp
 bot says so, suggests a next step and cites nothing. There is no code path that emits answer text
 without accepted passages, which is why the default needs no LLM and cannot invent anything.
 
-Sentences are chosen by meaning (cosine similarity of each candidate sentence to the question,
-with the same embedding model as retrieval) plus the question's rare words they contain, so the
-sentence that answers is picked rather than the first of a passage. Near-duplicates are dropped.
-When a retrieved sentence disputes or denies (a police chief answering an advocacy report), the
-strongest such sentence is included next to the claim, so both sides are shown, each attributed.
+Sentences are chosen by meaning (cosine similarity of each candidate sentence to the question;
+the vectors are computed at ingest, see `bot.encoder`) plus the question's rare words they
+contain, so the sentence that answers is picked rather than the first of a passage.
+Near-duplicates are dropped. When a retrieved sentence disputes or denies (a police chief
+answering an advocacy report), the strongest such sentence is included next to the claim, so
+both sides are shown, each attributed.
 """
 
 from __future__ import annotations
@@ -19,15 +20,14 @@ import math
 import re
 import threading
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import pysbd
 from langchain_core.embeddings import Embeddings
 
 from bot.question import names_in
 from bot.retrieve import Hit
+from bot.sentences import sentence_spans
 
 MAX_SENTENCES = 5
 # Sentence score weights: meaning (cosine to the question), the question's words, the passage's
@@ -35,6 +35,7 @@ MAX_SENTENCES = 5
 W_MEANING, W_WORDS, W_PASSAGE, W_NAMES, W_TYPE, W_PRONOUN = 0.55, 0.3, 0.15, 0.15, 0.12, 0.05
 FLOOR_GAP = 0.2
 SENTENCE_HITS = 8  # only the best passages are split into candidate sentences
+PER_PASSAGE = 3  # sentences quoted from one passage at most
 MIN_CHARS, MAX_CHARS = 25, 600
 DUPLICATE_OVERLAP = 0.6
 SAME_MEANING = 0.9
@@ -60,6 +61,9 @@ ANSWER_TYPES = (  # what kind of sentence answers a question of each kind
     (re.compile(r"^\s*when\b|\bwhat year\b", re.I),
      re.compile(r"\b(19|20)\d\d\b|\b(January|February|March|April|May|June|July|August|September|"
                 r"October|November|December)\b")),
+    (re.compile(r"^\s*(which|what) (\w+ ){0,3}(departments|agencies|cities|towns|counties|states|"
+                r"companies|vendors|places)\b", re.I),
+     re.compile(r"(\b[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)*, ){2,}")),  # a list of names
     (re.compile(r"\b(say|said|respond|responded|response|react)\b", re.I),
      re.compile(r"\b(said|says|told|stated|statement|responded|added)\b|[\"“]", re.I)),
 )  # fmt: skip
@@ -122,26 +126,8 @@ class Sentence:
     start: int
     end: int
     text: str
+    vector: np.ndarray = field(compare=False, repr=False)
     score: float = 0.0
-
-
-@lru_cache(maxsize=1)
-def _segmenter() -> pysbd.Segmenter:
-    return pysbd.Segmenter(language="en", clean=False, char_span=True)
-
-
-def sentences_of(text: str) -> list[tuple[int, int]]:
-    """(start, end) spans of the sentences in a passage, whitespace trimmed."""
-    spans = []
-    for paragraph in re.finditer(r"[^\n]+(?:\n(?!\s*\n)[^\n]+)*", text):
-        base = paragraph.start()
-        for part in _segmenter().segment(paragraph.group()):
-            raw = paragraph.group()[part.start : part.end]
-            lead = len(raw) - len(raw.lstrip())
-            start, end = base + part.start + lead, base + part.start + len(raw.rstrip())
-            if end > start:
-                spans.append((start, end))
-    return spans
 
 
 def words(text: str) -> list[str]:
@@ -184,6 +170,7 @@ class GroundedAnswerer:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
+        """Vectors of sentences that were stored without any (a remote embeddings server), cached."""
         with self._lock:  # the API answers from several threads; the cache evicts
             todo = [t for t in dict.fromkeys(texts) if t not in self._vectors]
             fresh = dict(zip(todo, self.embeddings.embed_documents(todo))) if todo else {}
@@ -193,27 +180,39 @@ class GroundedAnswerer:
             self._vectors.update((t, v) for t, v in zip(texts, vectors))
             while len(self._vectors) > 20000:  # bounded cache of sentence vectors
                 self._vectors.pop(next(iter(self._vectors)))
-        return np.stack(vectors)
+        return np.stack(vectors) if vectors else np.zeros((0, 0), np.float32)
 
     def support(self, hits: list[Hit]) -> float:
         """How well the best passage matches the question (cosine similarity)."""
         return max((h.dense for h in hits), default=0.0)
 
-    def candidates(self, question: str, hits: list[Hit]) -> list[Sentence]:
+    def _sentences(self, hits: list[Hit]) -> list[Sentence]:
+        """Answerable sentences of the best passages, with their vectors (stored, else embedded)."""
+        found, todo = [], []
+        for i, hit in enumerate(hits[:SENTENCE_HITS]):
+            spans, vectors = hit.sentences or (sentence_spans(hit.chunk.text), None)
+            for j, (start, end) in enumerate(spans):
+                text = hit.chunk.text[start:end]
+                if _is_answerable(text):
+                    found.append(Sentence(i, start, end, text, None if vectors is None else vectors[j]))
+                    if vectors is None:
+                        todo.append(len(found) - 1)
+        if todo:
+            for index, vector in zip(todo, self._embed([_clean(found[t].text) for t in todo])):
+                s = found[index]
+                found[index] = Sentence(s.hit_index, s.start, s.end, s.text, vector)
+        return found
+
+    def candidates(self, question: str, hits: list[Hit], q_vec: np.ndarray | None = None) -> list[Sentence]:
         q_words = {_stem(w) for w in content_words(question)}
         names = [n.lower() for n in names_in(question) if not n.isupper()]
         wanted = [shape for cue, shape in ANSWER_TYPES if cue.search(question)]
-        found = []
-        for i, hit in enumerate(hits[:SENTENCE_HITS]):
-            for start, end in sentences_of(hit.chunk.text):
-                text = hit.chunk.text[start:end]
-                if _is_answerable(text):
-                    found.append(Sentence(i, start, end, text))
+        found = self._sentences(hits)
         if not found:
             return []
-        q_vec = np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
-        vectors = self._embed([_clean(s.text) for s in found])
-        sims = vectors @ q_vec
+        if q_vec is None:
+            q_vec = np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
+        sims = np.stack([s.vector for s in found]) @ q_vec
         bags = [{_stem(w) for w in content_words(s.text)} for s in found]
         # a question word that most candidates share ("Norwalk" in every Norwalk passage) says
         # little; a rare one ("mayor") points at the sentence that answers: weight by local IDF
@@ -229,7 +228,7 @@ class GroundedAnswerer:
                 score += W_NAMES * sum(n in s.text.lower() for n in names) / len(names)
             if wanted:
                 score += W_TYPE * sum(bool(shape.search(s.text)) for shape in wanted) / len(wanted)
-            scored.append(Sentence(s.hit_index, s.start, s.end, s.text, score))
+            scored.append(Sentence(s.hit_index, s.start, s.end, s.text, s.vector, score))
         return sorted(scored, key=lambda s: (-s.score, s.hit_index, s.start))
 
     def _duplicate(self, s: Sentence, chosen: list[Sentence]) -> bool:
@@ -239,11 +238,13 @@ class GroundedAnswerer:
         words_s = content_words(s.text)
         if any(_overlap(words_s, content_words(c.text)) > DUPLICATE_OVERLAP for c in chosen):
             return True
-        sims = self._embed([_clean(c.text) for c in chosen]) @ self._embed([_clean(s.text)])[0]
-        return bool(sims.max() > SAME_MEANING)
+        # by meaning only across passages: sentences of one passage share its context, and so
+        # much of their (late-chunked) vectors, without repeating each other
+        others = [c.vector for c in chosen if c.hit_index != s.hit_index]
+        return bool(others) and bool((np.stack(others) @ s.vector).max() > SAME_MEANING)
 
     def select(self, question: str, ranked: list[Sentence]) -> list[Sentence]:
-        """Best sentences, no near-duplicates, at most two per passage, both sides if disputed."""
+        """Best sentences, no near-duplicates, a few per passage, both sides if disputed."""
         if not ranked:
             return []
         floor = max(ranked[0].score - FLOOR_GAP, 0.3)
@@ -252,7 +253,7 @@ class GroundedAnswerer:
         for s in ranked:
             if s.score < floor or len(chosen) >= self.max_sentences:
                 break
-            if per_hit.get(s.hit_index, 0) >= 2 or self._duplicate(s, chosen):
+            if per_hit.get(s.hit_index, 0) >= PER_PASSAGE or self._duplicate(s, chosen):
                 continue
             chosen.append(s)
             per_hit[s.hit_index] = per_hit.get(s.hit_index, 0) + 1
@@ -278,7 +279,9 @@ class GroundedAnswerer:
                 chosen.append(disputed[0])
         return chosen
 
-    def answer(self, question: str, hits: list[Hit], explain: bool = False) -> Answer:
+    def answer(
+        self, question: str, hits: list[Hit], explain: bool = False, q_vec: np.ndarray | None = None
+    ) -> Answer:
         support = self.support(hits)
         trace = tuple(
             {"chunk_id": h.chunk.id, "fused": round(h.score, 5), "similarity": round(h.dense, 4),
@@ -287,7 +290,7 @@ class GroundedAnswerer:
         ) if explain else ()  # fmt: skip
         if support < self.threshold:
             return Answer(question, REFUSAL, True, trace=trace)
-        ranked = self.candidates(question, hits)
+        ranked = self.candidates(question, hits, q_vec)
         if ranked and SOURCES_SILENT.search(ranked[0].text):  # the documents say they don't know
             return Answer(question, REFUSAL, True, trace=trace)
         chosen = self.select(question, [s for s in ranked if not SOURCES_SILENT.search(s.text)])

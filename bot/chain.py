@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from bot.answer import REFUSAL, Answer, GroundedAnswerer
@@ -58,8 +59,9 @@ class AnswerChain(Runnable[Any, Answer]):
 
             self.chat_model = make_chat_model(settings)
 
-    def prepare(self, ask: Ask) -> tuple[str, list, str | None]:
-        """Standalone question, passages, and a refusal reason when a name is unknown."""
+    def prepare(self, ask: Ask) -> tuple[str, list, str | None, list[float]]:
+        """Standalone question, passages, a refusal reason when a name is unknown, and the
+        question's vector (embedded once, for retrieval and for ranking sentences)."""
         question = ask.question.strip()
         if ask.history:
             if self.chat_model is not None:
@@ -68,9 +70,11 @@ class AnswerChain(Runnable[Any, Answer]):
                 question = condense(self.chat_model, question, ask.history)
             else:
                 question = standalone(question, ask.history)
-        unknown = [n for n in names_in(question) if len(n) > 2 and not self.index.knows(n)]
-        hits = self.index.search(question, self.settings.k, ask.filters)
-        return question, hits, (", ".join(unknown) if unknown else None)
+        snapshot = self.index.snapshot()
+        unknown = [n for n in names_in(question) if len(n) > 2 and not self.index.knows(n, snapshot)]
+        vector = self.store.embeddings.embed_query(question)
+        hits = self.index.search(question, self.settings.k, ask.filters, vector=vector, snapshot=snapshot)
+        return question, hits, (", ".join(unknown) if unknown else None), vector
 
     def _refusal(self, question: str, unknown: str | None) -> Answer:
         text = REFUSAL if not unknown else f"The documents I have don't mention {unknown}. {REFUSAL}"
@@ -88,8 +92,8 @@ class AnswerChain(Runnable[Any, Answer]):
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Iterator[str | Answer]:
         ask = Ask.of(input)
-        question, hits, unknown = self.prepare(ask)
-        grounded = self.grounded.answer(question, hits, explain=ask.explain)
+        question, hits, unknown, vector = self.prepare(ask)
+        grounded = self.grounded.answer(question, hits, ask.explain, np.asarray(vector, np.float32))
         if unknown or grounded.refused:
             refusal = self._refusal(question, unknown)
             yield refusal.text

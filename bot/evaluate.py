@@ -75,7 +75,7 @@ def run(chain: AnswerChain, cases: list[Case]) -> dict[str, Any]:
         started = time.perf_counter()
         answer = chain.invoke(ask)
         latencies.append((time.perf_counter() - started) * 1000)
-        question, hits, _ = chain.prepare(ask)
+        question, hits, _, _ = chain.prepare(ask)
         ranked = list(dict.fromkeys(h.chunk.metadata.get("doc_id") for h in hits))
         rank = next((i for i, d in enumerate(ranked, 1) if d in case.expected_doc_ids), None)
         text = answer.text.lower()

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from bot.answer import Answer, citation_for, content_words, sentences_of
+from bot.answer import Answer, citation_for, content_words
 from bot.retrieve import Hit
+from bot.sentences import sentence_spans
 from bot.settings import Settings
 
 NO_ANSWER = "NO_ANSWER"
@@ -82,7 +83,7 @@ def condense(model: BaseChatModel, question: str, history: Sequence[dict]) -> st
 
 def _best_quote(claim: str, passage: str) -> str:
     """The passage sentence sharing most words with the model's claim (verbatim)."""
-    spans = sentences_of(passage) or [(0, len(passage))]
+    spans = sentence_spans(passage) or [(0, len(passage))]
     claim_words = content_words(claim)
     start, end = max(spans, key=lambda s: len(claim_words & content_words(passage[s[0] : s[1]])))
     return passage[start:end]
@@ -130,7 +131,7 @@ class Validator:
 def _split_ready(buffer: str) -> tuple[list[str], str]:
     """Complete sentences in the buffer (a sentence ends after its citation markers)."""
     buffer = MARKER_AFTER_STOP.sub(r"\2\1", buffer)
-    spans = sentences_of(buffer)
+    spans = sentence_spans(buffer)
     if len(spans) < 2:
         return [], buffer
     done = [buffer[s:e] for s, e in spans[:-1]]
@@ -149,7 +150,7 @@ def stream_checked(model: BaseChatModel, question: str, hits: Sequence[Hit]) -> 
                 shown.append(checked)
                 yield checked + " "
     buffer = MARKER_AFTER_STOP.sub(r"\2\1", buffer)
-    for sentence in (buffer[s:e] for s, e in sentences_of(buffer)):
+    for sentence in (buffer[s:e] for s, e in sentence_spans(buffer)):
         if checked := validator.check(sentence):
             shown.append(checked)
             yield checked + " "

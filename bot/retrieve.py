@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 import bm25s
+import numpy as np
 import Stemmer
-from bm25s.tokenization import Tokenizer
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
@@ -84,7 +85,8 @@ def town_filter(town: str, known: list[str]) -> Filters:
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved passage with its scores: `dense` is cosine similarity, `lexical` BM25."""
+    """A retrieved passage with its scores (`dense` is cosine similarity, `lexical` BM25) and,
+    when stored, its sentences' spans and vectors for the answerer."""
 
     chunk: Chunk
     score: float
@@ -92,23 +94,85 @@ class Hit:
     lexical: float
     dense_rank: int | None = None
     lexical_rank: int | None = None
+    sentences: tuple[list[tuple[int, int]], np.ndarray] | None = field(
+        default=None, compare=False, repr=False
+    )
+
+
+STOPWORDS = frozenset("of the and in on at for to a an".split())
+FULL_REBUILD_BELOW = 20_000  # chunks; under this, re-indexing everything takes a second or two
+DELTA_SHARE = 0.1  # new chunks, as a share of the main index, kept in side indexes before re-indexing
+FILTER_CACHE = 8  # filters whose chunk vectors are kept in memory
+
+
+def stems(texts: list[str]) -> list[list[str]]:
+    """BM25 tokens: lower-cased words, English stop words removed, Snowball-stemmed."""
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+@dataclass
+class _Part:
+    """One BM25 index over some chunks, with per-filter masks built on first use."""
+
+    chunks: list[Chunk]
+    tokens: list[list[str]]
+    bm25: bm25s.BM25
+    masks: dict[Filters, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, chunks: list[Chunk], tokens: list[list[str]]) -> _Part:
+        bm25 = bm25s.BM25()
+        bm25.index(tokens, show_progress=False)
+        return cls(chunks, tokens, bm25)
+
+    def search(self, query: list[str], n: int, filters: Filters) -> list[tuple[Chunk, float]]:
+        mask = None
+        if filters.where():
+            if filters not in self.masks:
+                self.masks[filters] = np.array([filters.allows(c.metadata) for c in self.chunks], np.float32)
+            mask = self.masks[filters]
+        found, scores = self.bm25.retrieve(
+            [query], k=min(n, len(self.chunks)), weight_mask=mask, show_progress=False
+        )
+        return [(self.chunks[i], float(s)) for i, s in zip(found[0], scores[0]) if s > 0]
 
 
 @dataclass
 class _Lexical:
+    """The BM25 side: a main index plus small side indexes of documents added since it was built.
+
+    A registry change never re-reads or re-tokenises unchanged documents: deleted or replaced
+    documents drop out through `vouched` at once, new ones go into a side index, and everything is
+    re-indexed from the cached tokens only when side indexes grow past `DELTA_SHARE` of the main.
+    """
+
     fingerprint: str = ""
-    chunks: list[Chunk] = field(default_factory=list)
-    tokenizer: Tokenizer | None = None
-    bm25: bm25s.BM25 | None = None
     vouched: dict[str, str] = field(default_factory=dict)
-    vocabulary: frozenset[str] = frozenset()  # indexed words, frozen: querying must not add to it
+    parts: tuple[_Part, ...] = ()
+    vocabulary: frozenset[str] = frozenset()  # indexed stems; querying never adds to it
+    filtered: dict[Filters, tuple[list[Chunk], np.ndarray]] = field(default_factory=dict)
+
+    def live(self) -> tuple[list[Chunk], list[list[str]]]:
+        pairs = [
+            (c, t)
+            for p in self.parts
+            for c, t in zip(p.chunks, p.tokens)
+            if self.vouched.get(c.metadata.get("doc_id")) == c.metadata.get("content_hash")
+        ]
+        return [c for c, _ in pairs], [t for _, t in pairs]
 
 
-STOPWORDS = frozenset("of the and in on at for to a an".split())
+def _chunks(parts: tuple[_Part, ...]):
+    return (c for p in parts for c in p.chunks)
 
 
-def _tokenizer() -> Tokenizer:
-    return Tokenizer(stemmer=Stemmer.Stemmer("english"), stopwords="en")
+def _vocabulary(parts: tuple[_Part, ...]) -> frozenset[str]:
+    return frozenset(w for p in parts for w in p.bm25.vocab_dict)
 
 
 class HybridIndex:
@@ -119,56 +183,105 @@ class HybridIndex:
         self._lexical = _Lexical()
         self._lock = threading.Lock()
 
+    def snapshot(self) -> _Lexical:
+        """The index as of the registry now; one registry lookup (pass it on to avoid more)."""
+        return self._current()
+
     def _current(self) -> _Lexical:
         fingerprint = self.store.fingerprint()
         with self._lock:
             if fingerprint != self._lexical.fingerprint:
-                self._lexical = self._build(fingerprint)
+                self._lexical = self._update(self._lexical, fingerprint)
             return self._lexical
 
-    def _build(self, fingerprint: str) -> _Lexical:
-        vouched = {r.doc_id: r.content_hash for r in self.store.documents()}
-        chunks = [
+    def _new_chunks(self, vouched: dict[str, str], doc_ids: list[str]) -> list[Chunk]:
+        """Chunks of these documents, current versions only (all chunks when asked for all)."""
+        pages = [None] if len(doc_ids) == len(vouched) else [
+            {"doc_id": {"$in": doc_ids[i : i + 500]}} for i in range(0, len(doc_ids), 500)
+        ]  # fmt: skip
+        return [
             c
-            for c in self.store.iter_chunks()
+            for where in pages
+            for c in self.store.iter_chunks(where=where)
             if vouched.get(c.metadata.get("doc_id")) == c.metadata.get("content_hash")
         ]
-        lexical = _Lexical(fingerprint, chunks, _tokenizer(), None, vouched)
-        if chunks:
-            texts = [embedding_text(c.metadata, c.metadata.get("section", ""), c.text) for c in chunks]
-            ids = lexical.tokenizer.tokenize(texts, return_as="ids", show_progress=False)
-            lexical.bm25 = bm25s.BM25()
-            lexical.bm25.index(ids, show_progress=False)
-            lexical.vocabulary = frozenset(lexical.tokenizer.word_to_stem)
-        return lexical
 
-    def knows(self, name: str) -> bool:
+    def _update(self, old: _Lexical, fingerprint: str) -> _Lexical:
+        vouched = {r.doc_id: r.content_hash for r in self.store.documents()}
+        indexed = {c.metadata.get("doc_id"): c.metadata.get("content_hash") for c in _chunks(old.parts)}
+        changed = sorted(d for d, h in vouched.items() if indexed.get(d) != h)
+        fresh = self._new_chunks(vouched, changed) if changed else []
+        texts = [embedding_text(c.metadata, c.metadata.get("section", ""), c.text) for c in fresh]
+        fresh_tokens = stems(texts) if texts else []
+        kept = replace(old, vouched=vouched)
+        main = len(old.parts[0].chunks) if old.parts else 0
+        side = sum(len(p.chunks) for p in old.parts[1:]) + len(fresh)
+        if main >= FULL_REBUILD_BELOW and side <= DELTA_SHARE * main:
+            parts = old.parts + ((_Part.build(fresh, fresh_tokens),) if fresh else ())
+        else:
+            chunks, tokens = kept.live()
+            chunks, tokens = chunks + fresh, tokens + fresh_tokens
+            parts = (_Part.build(chunks, tokens),) if chunks else ()
+        return _Lexical(fingerprint, vouched, parts, _vocabulary(parts))
+
+    def knows(self, name: str, snapshot: _Lexical | None = None) -> bool:
         """Whether indexed passages contain a name's head word ("Haven" in "New Haven"), to spot
         places and organisations the documents never mention. "Golden State" counts as known."""
-        lex = self._current()
+        lex = snapshot or self._current()
         words = [w for w in re.findall(r"\w\w+", name.lower()) if w not in STOPWORDS]
-        return not words or words[-1] in lex.vocabulary
+        head = stems(words[-1:])
+        return not words or not head[0] or head[0][0] in lex.vocabulary
 
     def jurisdictions(self) -> list[str]:
         """Every jurisdiction in the corpus, for filters."""
         return sorted({j for r in self.store.documents() if (j := r.jurisdiction)})
 
     def _lexical_hits(self, lex: _Lexical, question: str, filters: Filters) -> list[tuple[Chunk, float]]:
-        if lex.bm25 is None:
-            return []
-        query = lex.tokenizer.tokenize([question], update_vocab=False, return_as="ids", show_progress=False)
-        n = min(len(lex.chunks), CANDIDATES * (8 if filters.where() else 1))
-        found, scores = lex.bm25.retrieve(query, k=n, show_progress=False)
-        hits = [(lex.chunks[i], float(s)) for i, s in zip(found[0], scores[0]) if s > 0]
-        return [(c, s) for c, s in hits if filters.allows(c.metadata)][:CANDIDATES]
+        query = stems([question])[0]
+        found = [hit for part in lex.parts for hit in part.search(query, 2 * CANDIDATES, filters)]
+        live = [
+            (c, s)
+            for c, s in sorted(found, key=lambda h: -h[1])
+            if lex.vouched.get(c.metadata.get("doc_id")) == c.metadata.get("content_hash")
+        ]
+        return live[:CANDIDATES]
 
-    def search(self, question: str, k: int, filters: Filters = Filters(), per_doc: int = 2) -> list[Hit]:
-        """The k best passages for `question`, fused from both rankings, diverse by document."""
-        lex = self._current()
-        vector = self.store.embeddings.embed_query(question)
+    def _dense_hits(self, lex: _Lexical, vector: list[float], filters: Filters) -> list[tuple[Chunk, float]]:
+        """Nearest chunks by cosine. Unfiltered: Chroma's HNSW index. Filtered: Chroma's `where`
+        scans metadata on every query (over 100 ms at 100k chunks), so the chunks a filter allows
+        and their vectors are fetched once per index version and compared here by dot product."""
+        if not filters.where():
+            return self.store.query(vector, CANDIDATES)
+        with self._lock:
+            if filters not in lex.filtered:
+                while len(lex.filtered) >= FILTER_CACHE:  # a deployment uses a handful of filters
+                    lex.filtered.pop(next(iter(lex.filtered)))
+                chunks = [c for c in lex.live()[0] if filters.allows(c.metadata)]
+                lex.filtered[filters] = (chunks, self.store.vectors([c.id for c in chunks]))
+            chunks, matrix = lex.filtered[filters]
+        if not chunks:
+            return []
+        sims = matrix @ np.asarray(vector, np.float32)
+        top = np.argsort(-sims, kind="stable")[:CANDIDATES]
+        return [(chunks[i], float(sims[i])) for i in top]
+
+    def search(
+        self,
+        question: str,
+        k: int,
+        filters: Filters = Filters(),
+        per_doc: int = 2,
+        vector: list[float] | None = None,
+        snapshot: _Lexical | None = None,
+    ) -> list[Hit]:
+        """The k best passages for `question` (embedded unless `vector` is given), fused from both
+        rankings, diverse by document, with their stored sentences."""
+        lex = snapshot or self._current()
+        if vector is None:
+            vector = self.store.embeddings.embed_query(question)
         dense = [
             (c, s)
-            for c, s in self.store.query(vector, CANDIDATES, filters.where())
+            for c, s in self._dense_hits(lex, vector, filters)
             if lex.vouched.get(c.metadata.get("doc_id")) == c.metadata.get("content_hash")
         ]
         lexical = self._lexical_hits(lex, question, filters)
@@ -181,10 +294,9 @@ class HybridIndex:
             entry["score"] += 1 / (RRF_K + rank)
         missing = [e for e in fused.values() if e["dense"] is None]
         if missing:  # lexical-only hits still need a comparable similarity for the answerer
-            vectors = self.store.chunks.get(ids=[e["chunk"].id for e in missing], include=["embeddings"])
-            by_id = dict(zip(vectors["ids"], vectors["embeddings"]))
-            for e in missing:
-                e["dense"] = float(sum(a * b for a, b in zip(vector, by_id[e["chunk"].id])))
+            sims = self.store.vectors([e["chunk"].id for e in missing]) @ np.asarray(vector, np.float32)
+            for e, sim in zip(missing, sims):
+                e["dense"] = float(sim)
         ranked = sorted(fused.values(), key=lambda e: (-e["score"], e["chunk"].id))
         hits: list[Hit] = []
         per: dict[str, int] = {}
@@ -207,7 +319,8 @@ class HybridIndex:
             )
             if len(hits) == k:
                 break
-        return hits
+        stored = self.store.sentence_vectors([h.chunk for h in hits])
+        return [replace(h, sentences=stored.get(h.chunk.id)) for h in hits]
 
 
 def search_results(hits: list[Hit]) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,16 @@ class Settings(BaseSettings):
     collection: str = Field("plainsight", description="Chroma collection holding the chunks.")
     embedding_model: str = Field(
         "", description="Path or name of a sentence-transformers model; empty = bundled MiniLM."
+    )
+    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "onnx",
+        description="How the local model runs: ONNX Runtime (exported from the bundled weights on "
+        "first use; same vectors as PyTorch, several times faster to start), its int8 variant, or "
+        "PyTorch. A store keeps the backend that built it.",
+    )
+    model_cache: Path = Field(
+        Path.home() / ".cache" / "plainsight",
+        description="Where the ONNX export of the model is kept (shared by every store).",
     )
     embedding_batch_size: int = Field(64, description="Passages per embedding batch.")
     chunk_size: int = Field(900, description="Target characters per chunk.")

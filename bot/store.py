@@ -1,37 +1,45 @@
 """The only way to open the vector store and the embedding model.
 
-Chroma holds two collections:
+Chroma holds three collections:
 
 * `<collection>`: one record per chunk (id `doc_id#n`), its text, its vector and its metadata;
+* `<collection>_sentences`: per chunk (same id), its sentences' spans and vectors, for the
+  grounded answerer (`bot.sentences`); kept apart so that searches and the BM25 build never load
+  them;
 * `<collection>_docs`: one record per *complete* document (the registry): content hash, chunk
-  count, when it was indexed. Chroma has no key-value store, so the registry is a collection with
-  a one-dimensional placeholder vector; it lives beside the chunks, in the same embedded directory
-  or on the same Chroma server, so both stay consistent across machines.
+  count, when it was indexed. Chroma has no key-value store, so the registry and the sentences are
+  collections with a one-dimensional placeholder vector; they live beside the chunks, in the same
+  embedded directory or on the same Chroma server, so all stay consistent across machines.
 
 The registry is written last when a document is added and removed first when it is deleted, so a
 crash leaves at worst chunks that the registry does not vouch for. Readers ignore those chunks and
-the next ingest run deletes them (`repair`).
+the next ingest run deletes them (`repair`). Every registry change also stamps a new `generation`
+on the registry collection, so readers notice any change with one cheap lookup.
 
-The collection records which embedding model built it; opening it with another model is refused,
-because mixing vectors from two models silently ruins retrieval.
+The collection records which embedding model and backend built it. Another model is refused,
+because mixing vectors from two models silently ruins retrieval; another backend of the same model
+(PyTorch, ONNX, int8 ONNX) gives slightly different vectors, so the recorded backend is used.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
+import uuid
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from bot import sentences
 from bot.settings import Settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 REGISTRY_SUFFIX = "_docs"
+SENTENCES_SUFFIX = "_sentences"
 PAGE_SIZE = 5000
 
 
@@ -87,8 +95,8 @@ def bundled_model_path() -> str:
 def make_embeddings(settings: Settings) -> Embeddings:
     """The embedding model behind LangChain's `Embeddings` interface (normalised vectors).
 
-    Local sentence-transformers by default; with `embeddings_url` set, any OpenAI-compatible
-    `/v1/embeddings` server (another Plainsight, vLLM, Ollama, TEI, OpenAI) through
+    The local model (`bot.encoder`) on the configured backend by default; with `embeddings_url`
+    set, any OpenAI-compatible `/v1/embeddings` server (another Plainsight, vLLM, Ollama, TEI, OpenAI) through
     `langchain_openai.OpenAIEmbeddings`, sending raw text so no tokenizer download is needed.
     """
     if settings.embeddings_url:
@@ -105,12 +113,17 @@ def make_embeddings(settings: Settings) -> Embeddings:
                 max_retries=3,
             )
         )
-    from langchain_huggingface import HuggingFaceEmbeddings
+    from bot.encoder import LocalEmbeddings, OnnxEmbeddings
 
-    return HuggingFaceEmbeddings(
-        model_name=settings.embedding_model or bundled_model_path(),
-        encode_kwargs={"normalize_embeddings": True, "batch_size": settings.embedding_batch_size},
+    path = settings.embedding_model or bundled_model_path()
+    if settings.embedding_backend == "torch":
+        return LocalEmbeddings(path, settings.embedding_batch_size)
+    from bot.onnx_export import onnx_model_dir
+
+    folder, file_name = onnx_model_dir(
+        path, settings.model_cache, quantized=settings.embedding_backend == "onnx-int8"
     )
+    return OnnxEmbeddings(folder, file_name, settings.embedding_batch_size)
 
 
 class NormalizedEmbeddings(Embeddings):
@@ -136,6 +149,7 @@ def embedding_model_id(settings: Settings) -> str:
 
     A remote model is named with its server (`model@url`), so a collection built through one
     server is not silently read through another that may serve different vectors under the name.
+    The backend is recorded separately (`embedding_backend` in the collection's metadata).
     """
     if settings.embeddings_url:
         url = settings.embeddings_url.strip().rstrip("/")
@@ -160,26 +174,37 @@ def open_client(settings: Settings):
 
 
 class Store:
-    """Chunks, the document registry and the embedding model, opened once per process."""
+    """Chunks, their sentences, the document registry and the embedding model, opened once."""
 
     def __init__(self, settings: Settings, embeddings: Embeddings | None = None) -> None:
-        self.settings = settings
-        self._embeddings = embeddings
         self.client = open_client(settings)
         model = embedding_model_id(settings)
         self.chunks = self.client.get_or_create_collection(
             settings.collection,
-            metadata={"hnsw:space": "cosine", "embedding_model": model},
+            metadata={
+                "hnsw:space": "cosine",
+                "embedding_model": model,
+                "embedding_backend": settings.embedding_backend,
+            },
             embedding_function=None,
         )
-        recorded = (self.chunks.metadata or {}).get("embedding_model")
-        if recorded and recorded != model:
+        recorded = self.chunks.metadata or {}
+        if recorded.get("embedding_model", model) != model:
             raise StoreError(
-                f"collection '{settings.collection}' was built with embedding model '{recorded}' "
-                f"but this configuration uses '{model}'; use another collection or re-ingest."
+                f"collection '{settings.collection}' was built with embedding model "
+                f"'{recorded['embedding_model']}' but this configuration uses '{model}'; "
+                "use another collection or re-ingest."
             )
+        backend = recorded.get("embedding_backend", "torch")
+        if backend != settings.embedding_backend and not settings.embeddings_url:
+            settings = settings.model_copy(update={"embedding_backend": backend})
+        self.settings = settings
+        self._embeddings = embeddings
         self.registry = self.client.get_or_create_collection(
             settings.collection + REGISTRY_SUFFIX, embedding_function=None
+        )
+        self.sentences = self.client.get_or_create_collection(
+            settings.collection + SENTENCES_SUFFIX, embedding_function=None
         )
 
     @cached_property
@@ -202,20 +227,37 @@ class Store:
 
     def register(self, doc_id: str, meta: dict[str, Any]) -> None:
         self.registry.upsert(ids=[doc_id], embeddings=[[1.0]], metadatas=[meta])
+        self._bump()
 
     def unregister(self, doc_id: str) -> None:
         self.registry.delete(ids=[doc_id])
+        self._bump()
+
+    def _bump(self) -> None:
+        self.registry.modify(metadata={"generation": uuid.uuid4().hex})
 
     def fingerprint(self) -> str:
-        """Changes whenever a document is added, replaced or deleted (by any process)."""
-        parts = sorted(f"{r.doc_id}:{r.content_hash}" for r in self.documents())
-        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+        """Changes whenever a document is added, replaced or deleted (by any process): one lookup."""
+        fresh = self.client.get_collection(self.registry.name, embedding_function=None)
+        return str((fresh.metadata or {}).get("generation", ""))
 
     # --- chunks ---------------------------------------------------------------------------
 
-    def write_chunks(self, chunks: list[Chunk], vectors: list[list[float]]) -> None:
+    def write_chunks(
+        self, chunks: list[Chunk], vectors: Any, sentence_data: list[dict[str, str]] | None = None
+    ) -> None:
+        """Chunks with their vectors and, when given, their sentences (`bot.sentences.pack`)."""
         for start in range(0, len(chunks), PAGE_SIZE):
             part = chunks[start : start + PAGE_SIZE]
+            if sentence_data:
+                self.sentences.upsert(
+                    ids=[c.id for c in part],
+                    embeddings=[[1.0]] * len(part),
+                    metadatas=[
+                        {"doc_id": c.metadata["doc_id"], "content_hash": c.metadata["content_hash"], **d}
+                        for c, d in zip(part, sentence_data[start : start + PAGE_SIZE])
+                    ],
+                )
             self.chunks.upsert(
                 ids=[c.id for c in part],
                 documents=[c.text for c in part],
@@ -225,6 +267,28 @@ class Store:
 
     def delete_chunks(self, where: dict[str, Any]) -> None:
         self.chunks.delete(where=where)
+        self.sentences.delete(where=where)
+
+    def vectors(self, chunk_ids: list[str]) -> np.ndarray:
+        """Stored vectors of these chunks, in the order asked (float32, one row each)."""
+        rows: dict[str, Any] = {}
+        for start in range(0, len(chunk_ids), PAGE_SIZE):
+            got = self.chunks.get(ids=chunk_ids[start : start + PAGE_SIZE], include=["embeddings"])
+            rows.update(zip(got["ids"], got["embeddings"]))
+        return np.asarray([rows[i] for i in chunk_ids], np.float32).reshape(len(chunk_ids), -1)
+
+    def sentence_vectors(self, chunks: list[Chunk]) -> dict[str, tuple[list[tuple[int, int]], np.ndarray]]:
+        """Stored sentence spans and unit vectors of these chunks, by chunk id. Left out: chunks
+        without them, and records of another version of the chunk (a crash between writes)."""
+        if not chunks:
+            return {}
+        version = {c.id: c.metadata.get("content_hash") for c in chunks}
+        got = self.sentences.get(ids=list(version), include=["metadatas"])
+        return {
+            cid: sentences.unpack(meta)
+            for cid, meta in zip(got["ids"], got["metadatas"])
+            if meta and meta.get("content_hash") == version[cid]
+        }
 
     def iter_chunks(self, include_text: bool = True, where: dict | None = None):
         """Yield every stored chunk page by page (texts optional, for cheap scans)."""
@@ -244,10 +308,7 @@ class Store:
 
     def query(self, vector: list[float], k: int, where: dict | None = None) -> list[tuple[Chunk, float]]:
         """Nearest chunks with cosine similarity (1 - distance), best first."""
-        n = min(k, self.chunk_count())
-        if n == 0:
-            return []
-        got = self.chunks.query(query_embeddings=[vector], n_results=n, where=where)
+        got = self.chunks.query(query_embeddings=[vector], n_results=k, where=where)  # fewer if small
         return [
             (Chunk(cid, text or "", meta or {}), 1.0 - float(dist))
             for cid, text, meta, dist in zip(

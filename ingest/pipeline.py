@@ -19,6 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot import sentences
+from bot.encoder import LocalEmbeddings
+from bot.sentences import sentence_spans
 from bot.store import Chunk, Store, embedding_text
 from ingest.chunking import split_document
 from ingest.loaders import SUPPORTED, IngestError, LoadedDocument, load_bytes, read_sidecar
@@ -84,6 +87,20 @@ def build_chunks(doc: LoadedDocument, digest: str, source: str, size: int, overl
     return chunks
 
 
+def embed_chunks(store: Store, chunks: list[Chunk]) -> tuple[Any, list[dict[str, str]] | None]:
+    """Chunk vectors, plus sentence spans and vectors from the same pass when the model can
+    (the local model can; a remote embeddings server cannot, and the answerer embeds later)."""
+    texts = [embedding_text(c.metadata, c.metadata["section"], c.text) for c in chunks]
+    if not isinstance(store.embeddings, LocalEmbeddings):
+        return store.embeddings.embed_documents(texts), None
+    spans = [sentence_spans(c.text) for c in chunks]
+    shift = [len(t) - len(c.text) for t, c in zip(texts, chunks)]  # the title/heading prefix
+    vectors, per_chunk = store.embeddings.embed_passages(
+        texts, [[(s + d, e + d) for s, e in sp] for sp, d in zip(spans, shift)]
+    )
+    return vectors, [sentences.pack(sp, v) for sp, v in zip(spans, per_chunk)]
+
+
 def delete_document(store: Store, doc_id: str) -> bool:
     """Remove a document and every chunk of it. Returns False if it was not indexed."""
     known = store.document(doc_id) is not None
@@ -147,10 +164,8 @@ def ingest_document(
     chunks = build_chunks(
         doc, digest, Path(name).name, store.settings.chunk_size, store.settings.chunk_overlap
     )
-    vectors = store.embeddings.embed_documents(
-        [embedding_text(c.metadata, c.metadata["section"], c.text) for c in chunks]
-    )
-    store.write_chunks(chunks, vectors)
+    vectors, sentence_data = embed_chunks(store, chunks)
+    store.write_chunks(chunks, vectors, sentence_data)
     store.delete_chunks({"$and": [{"doc_id": doc_id}, {"content_hash": {"$ne": digest}}]})
     record = {
         k: doc.meta.get(k, "")

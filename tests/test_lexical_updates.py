@@ -1,0 +1,94 @@
+"""The BM25 side follows the registry without re-reading or re-tokenising unchanged documents."""
+
+from __future__ import annotations
+
+import pytest
+
+import bot.retrieve as retrieve
+from bot.retrieve import Filters, HybridIndex
+from bot.store import Store
+from ingest.pipeline import delete_document, ingest_document
+
+
+def doc(doc_id: str, body: str, jurisdiction: str = "Springfield, IL") -> bytes:
+    return f"---\ntitle: {doc_id}\ndoc_id: {doc_id}\njurisdiction: {jurisdiction}\n---\n{body}\n".encode()
+
+
+@pytest.fixture
+def small_thresholds(monkeypatch):
+    """Make a two-document store count as 'large', so additions go to side indexes."""
+    monkeypatch.setattr(retrieve, "FULL_REBUILD_BELOW", 1)
+    monkeypatch.setattr(retrieve, "DELTA_SHARE", 1.0)
+
+
+def lexical_ids(index: HybridIndex, question: str, filters: Filters = Filters()) -> list[str]:
+    return [c.metadata["doc_id"] for c, _ in index._lexical_hits(index._current(), question, filters)]
+
+
+def two_documents(make_store) -> tuple[Store, HybridIndex]:
+    store = make_store()
+    ingest_document(store, "a.md", doc("a", "Zanzibar police bought quadcopters in 2021."))
+    ingest_document(store, "b.md", doc("b", "Ruritania keeps plate data for ninety days."))
+    return store, HybridIndex(store)
+
+
+def test_additions_go_to_a_side_index_and_are_found_at_once(make_store, small_thresholds):
+    store, index = two_documents(make_store)
+    assert lexical_ids(index, "Zanzibar quadcopters") == ["a"]
+    main = index._current().parts[0]
+
+    ingest_document(store, "c.md", doc("c", "Freedonia signed a Flock contract with Vigilant."))
+    assert lexical_ids(index, "Freedonia Flock contract")[0] == "c"
+    parts = index._current().parts
+    assert parts[0] is main and len(parts) == 2  # the main index was not rebuilt
+    assert index.knows("Freedonia")
+
+
+def test_a_deleted_or_replaced_document_drops_out_at_once(make_store, small_thresholds):
+    store, index = two_documents(make_store)
+    assert lexical_ids(index, "Ruritania ninety days") == ["b"]
+
+    delete_document(store, "b")
+    assert lexical_ids(index, "Ruritania ninety days") == []
+    ingest_document(store, "a.md", doc("a", "Zanzibar police sold their quadcopters in 2024."))
+    hits = index._lexical_hits(index._current(), "Zanzibar quadcopters", Filters())
+    assert [c.text for c, _ in hits] == ["Zanzibar police sold their quadcopters in 2024."]
+
+
+def test_side_indexes_are_folded_into_the_main_one_when_they_grow(make_store, monkeypatch):
+    monkeypatch.setattr(retrieve, "FULL_REBUILD_BELOW", 1)
+    monkeypatch.setattr(retrieve, "DELTA_SHARE", 0.5)
+    store, index = two_documents(make_store)
+    index._current()
+    ingest_document(store, "c.md", doc("c", "Freedonia signed a Flock contract."))
+    assert len(index._current().parts) == 2
+    ingest_document(store, "d.md", doc("d", "Sylvania bans face recognition."))
+    parts = index._current().parts
+    assert len(parts) == 1 and len(parts[0].chunks) == 4
+    assert lexical_ids(index, "Sylvania face recognition")[0] == "d"
+
+
+def test_a_jurisdiction_filter_is_applied_inside_bm25(make_store):
+    store = make_store()
+    for n in range(30):  # many matching passages elsewhere, one in the wanted town
+        ingest_document(store, f"x{n}.md", doc(f"x{n}", f"Plate readers in town {n}.", f"Town {n}, CT"))
+    ingest_document(store, "w.md", doc("w", "Plate readers in Westport.", "Westport, CT"))
+    index = HybridIndex(store)
+    assert lexical_ids(index, "plate readers", Filters(jurisdictions=("Westport, CT",))) == ["w"]
+
+
+def test_filtered_dense_search_matches_chromas_where(make_store):
+    store = make_store()
+    for n in range(12):
+        town = "Westport, CT" if n % 3 == 0 else f"Town {n}, CT"
+        ingest_document(store, f"x{n}.md", doc(f"x{n}", f"Plate readers and drones, note {n}.", town))
+    index = HybridIndex(store)
+    filters = Filters(jurisdictions=("Westport, CT",))
+    vector = store.embeddings.embed_query("drones over Westport")
+    ours = [(c.id, round(s, 4)) for c, s in index._dense_hits(index._current(), vector, filters)]
+    chroma = [(c.id, round(s, 4)) for c, s in store.query(vector, 40, filters.where())]
+    assert ours == chroma and len(ours) == 4
+    delete_document(store, "x0")
+    assert [c.id for c, _ in index._dense_hits(index._current(), vector, filters)] == [
+        c.id for c, _ in store.query(vector, 40, filters.where())
+    ]
