@@ -3,6 +3,8 @@
 Run: `.venv/bin/python -m bench [--sizes 1000,10000]` (default: the full set, two hours on two
 busy cores). Each step runs in its own process so peak RSS is per store size:
 
+* backends: PyTorch, ONNX and int8 ONNX on the same passages, with their retrieval quality
+  (`bench.backends`);
 * ingest: a synthetic corpus of each `--ingest-sizes` chunks (`bench.ingest`);
 * ask: the starter corpus ingested for real, then stores of each `--ask-sizes` chunks filled by
   replicating it (`bench.fill`), each timed warm (`bench.ask`) and, for `--cold-sizes`, from a cold
@@ -29,6 +31,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench.backends import BACKENDS
+from bench.backends import table as backends_table
 from bench.cold import cold_start
 from bench.common import RESULTS, ROOT, disk_mb, loadavg, run_worker
 
@@ -161,6 +165,9 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=int, default=5, help="asks of each kind to profile at the largest size"
     )
+    parser.add_argument(
+        "--backends", type=int, default=256, help="passages per embedding backend compared (0: skip)"
+    )
     parser.add_argument("--work-dir", type=Path, help="keep the stores here (default: a temporary folder)")
     parser.add_argument("--out", type=Path, default=RESULTS / "bench.json")
     parser.add_argument("--label", default="", help="a note stored with the results (e.g. 'before')")
@@ -184,11 +191,18 @@ def main() -> None:
             k: v for k, v in os.environ.items() if k.startswith("PLAINSIGHT_") and not SECRET.search(k)
         },
         "loadavg_start": loadavg(),
+        "backends": [],
         "ingest": {},
         "ask": {},
     }
     print(f"load average at start: {report['loadavg_start']}", flush=True)
     started = time.perf_counter()
+    for backend in BACKENDS if args.backends else ():
+        print(f"backend: {backend}", flush=True)
+        passages = str(args.backends)
+        report["backends"].append(
+            run_worker("bench.backends", "--backend", backend, "--passages", passages, "--json")
+        )
     for n in args.ingest_sizes:
         report["ingest"][n] = run_ingest(n)
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="plainsight-bench-"))
@@ -204,6 +218,8 @@ def main() -> None:
     report["loadavg_end"] = loadavg()
     report["minutes"] = round((time.perf_counter() - started) / 60, 1)
     Console(width=160).print(table(report))
+    if report["backends"]:
+        Console(width=160).print(backends_table(report["backends"]))
     print(f"load average: start {report['loadavg_start']}, end {report['loadavg_end']} (1/5/15 min)")
     print(f"took {report['minutes']} min; JSON in {args.out}")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -67,7 +67,11 @@ ANSWER_TYPES = (  # what kind of sentence answers a question of each kind
     (re.compile(r"\b(say|said|respond|responded|response|react)\b", re.I),
      re.compile(r"\b(said|says|told|stated|statement|responded|added)\b|[\"“]", re.I)),
 )  # fmt: skip
+# ends like a sentence (titles and cut-off text do not); a long one may lead into a list
+COMPLETE = re.compile(r"[.!?][\"'”’)\]]*$|^.{80,}:$")
 PRONOUN_START = re.compile(r"^(he|she|they|it|this|that|these|those|his|her|their)\b", re.I)
+ARTICLE = frozenset("the a an this that these those its his her their".split())
+CONTINUATION_GAP = 0.1  # a sentence that carries on from a good one scores at most this much less
 WORD = re.compile(r"[a-z0-9][a-z0-9'.-]*[a-z0-9]|[a-z0-9]", re.I)
 STOPWORDS = frozenset(
     "a an and are as at be been but by can could did do does for from had has have how i if in is "
@@ -142,8 +146,14 @@ def _stem(word: str) -> str:
     return re.sub(r"(ing|ed|es|s)$", "", word) if len(word) > 4 else word
 
 
-def _overlap(a: set[str], b: set[str]) -> float:
-    return len(a & b) / max(1, min(len(a), len(b)))
+def continues(before: Sentence | None, after: Sentence) -> bool:
+    """Whether `after` carries on from the sentence just before it in the same passage ("McGuire
+    obtained his records." -> "McGuire said the records showed ..."): same subject, or a pronoun."""
+    if before is None or before.hit_index != after.hit_index or after.start - before.end > 3:
+        return False
+    head = [w for w in WORD.findall(after.text)[:3] if w.lower() not in ARTICLE][:1]
+    named = bool(head) and head[0][0].isupper() and head[0].lower() not in STOPWORDS
+    return bool(PRONOUN_START.match(after.text)) or (named and head[0] in re.findall(r"\w+", before.text))
 
 
 def _clean(sentence: str) -> str:
@@ -151,8 +161,10 @@ def _clean(sentence: str) -> str:
 
 
 def _is_answerable(sentence: str) -> bool:
+    """A whole sentence that states something: not a heading, a title, a link list, or a fragment
+    that a page break or a chunk boundary cut out of a longer sentence."""
     text = _clean(sentence)
-    if not MIN_CHARS <= len(text) <= MAX_CHARS or text.endswith(":"):
+    if not MIN_CHARS <= len(text) <= MAX_CHARS or not COMPLETE.search(text) or text[0].islower():
         return False
     if text.startswith(("#", "- [", "See ")) or text.count("|") > 2 or NAVIGATION.search(text):
         return False
@@ -229,14 +241,18 @@ class GroundedAnswerer:
             if wanted:
                 score += W_TYPE * sum(bool(shape.search(s.text)) for shape in wanted) / len(wanted)
             scored.append(Sentence(s.hit_index, s.start, s.end, s.text, s.vector, score))
+        scored = [
+            replace(t, score=max(t.score, p.score - CONTINUATION_GAP)) if continues(p, t) else t
+            for p, t in zip([None, *scored], scored)
+        ]
         return sorted(scored, key=lambda s: (-s.score, s.hit_index, s.start))
 
     def _duplicate(self, s: Sentence, chosen: list[Sentence]) -> bool:
-        """Same words, or the same meaning in other words."""
+        """Mostly words already said, or the same meaning in other words."""
         if not chosen:
             return False
         words_s = content_words(s.text)
-        if any(_overlap(words_s, content_words(c.text)) > DUPLICATE_OVERLAP for c in chosen):
+        if any(len(words_s & content_words(c.text)) > DUPLICATE_OVERLAP * len(words_s) for c in chosen):
             return True
         # by meaning only across passages: sentences of one passage share its context, and so
         # much of their (late-chunked) vectors, without repeating each other
@@ -320,7 +336,14 @@ def citation_for(n: int, hit: Hit, quote: str) -> Citation:
 
 
 def compose(question: str, hits: list[Hit], chosen: list[Sentence], trace: tuple = ()) -> Answer:
-    """Number passages in order of first use; each sentence ends with its passage's [n]."""
+    """Number passages in order of first use; each sentence ends with its passage's [n].
+
+    Sentences of one passage stay together and in their reading order, so a sentence that refers
+    back ("the system also does not record ...") follows the one it refers to."""
+    order: dict[int, int] = {}
+    for s in chosen:
+        order.setdefault(s.hit_index, len(order))
+    chosen = sorted(chosen, key=lambda s: (order[s.hit_index], s.start))
     numbers: dict[int, int] = {}
     spans: dict[int, list[Sentence]] = {}
     parts = []

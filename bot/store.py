@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -303,8 +304,29 @@ class Store:
                 yield Chunk(cid, text or "", meta or {})
             offset += len(got["ids"])
 
+    def chunk_pages(self, where: dict | None = None) -> Iterator[tuple[list[Chunk], np.ndarray]]:
+        """Every stored chunk with its vector (float32 rows), page by page, for in-memory indexes:
+        one read per page keeps each vector with its own chunk while others write."""
+        offset = 0
+        while True:
+            got = self.chunks.get(
+                include=["metadatas", "documents", "embeddings"], limit=PAGE_SIZE, offset=offset, where=where
+            )
+            if not got["ids"]:
+                return
+            chunks = [
+                Chunk(i, t or "", m or {}) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])
+            ]
+            yield chunks, np.asarray(got["embeddings"], np.float32).reshape(len(chunks), -1)
+            offset += len(chunks)
+
     def chunk_count(self) -> int:
         return self.chunks.count()
+
+    def nearest_ids(self, vector: list[float], k: int) -> list[str]:
+        """Ids of the k nearest chunks, for callers that hold the chunks in memory: reading 40
+        chunks' text and metadata takes Chroma several times longer than the search itself."""
+        return self.chunks.query(query_embeddings=[vector], n_results=k, include=[])["ids"][0]
 
     def query(self, vector: list[float], k: int, where: dict | None = None) -> list[tuple[Chunk, float]]:
         """Nearest chunks with cosine similarity (1 - distance), best first."""

@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -151,8 +152,26 @@ def _load_pdf(data: bytes) -> LoadedDocument:
         raise IngestError(f"corrupt or unreadable PDF ({exc.__class__.__name__})") from exc
     if pages and not any(p.text.strip() for p in pages):
         raise IngestError("no extractable text: it looks like a scanned PDF; OCR is not supported yet")
-    title = _pdf_title(str(title) if title else None)
-    return LoadedDocument(pages, {"title": title} if title else {})
+    title = _pdf_title(str(title) if title else None) or _title_from_text(pages[0].text if pages else "")
+    return LoadedDocument(_without_running_lines(pages), {"title": title} if title else {})
+
+
+def _without_running_lines(pages: list[Page]) -> list[Page]:
+    """Pages without their running headers and footers ("Policy Manual ... Copyright Lexipol",
+    "Page 3 of 12"): lines that recur on at least half the pages (3 or more) of a document. They
+    would otherwise sit in every chunk, match every question naming the agency, and be quoted."""
+
+    def key(line: str) -> str:
+        return re.sub(r"\d+", "#", " ".join(line.split())).lower()
+
+    seen = Counter(k for p in pages for k in {key(line) for line in p.text.splitlines() if line.strip()})
+    running = {k for k, n in seen.items() if n >= max(3, len(pages) / 2)}
+    if not running:
+        return pages
+    return [
+        Page("\n".join(line for line in p.text.splitlines() if key(line) not in running), p.number)
+        for p in pages
+    ]
 
 
 def _load_docx(data: bytes) -> LoadedDocument:

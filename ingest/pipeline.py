@@ -7,6 +7,8 @@
   new hash. Deleting unregisters first. `repair` removes whatever a crash left half-done, and every
   ingest run starts with it, so the next run restores exactly the right state.
 * One bad file is a `FileResult` with a reason; the batch goes on.
+* A folder is embedded several files at a time (`BATCH_CHUNKS`): one small file alone makes a
+  small, badly padded model batch, which cost ingest half the model's own throughput.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from bot.sentences import sentence_spans
 from bot.store import Chunk, Store, embedding_text
 from ingest.chunking import split_document
 from ingest.loaders import SUPPORTED, IngestError, LoadedDocument, load_bytes, read_sidecar
+
+BATCH_CHUNKS = 512  # chunks embedded together: full model batches, sorted by length over a wide window
 
 
 @dataclass(frozen=True)
@@ -134,21 +138,35 @@ def repair(store: Store) -> int:
     return removed
 
 
-def ingest_document(
-    store: Store, name: str, data: bytes, meta: dict[str, Any] | None = None, replace: bool = False
-) -> FileResult:
-    """Ingest one file's bytes. `replace` allows a doc_id that another source file holds."""
-    try:
-        doc = load_bytes(name, data, meta)
-    except IngestError as exc:
-        return FileResult(name, "failed", reason=str(exc))
+@dataclass(frozen=True)
+class Pending:
+    """A file that passed every check, waiting to be embedded together with its neighbours."""
+
+    path: str
+    doc: LoadedDocument
+    digest: str
+    text_digest: str
+    updating: bool
+    chunks: list[Chunk]
+
+    @property
+    def doc_id(self) -> str:
+        return self.doc.meta["doc_id"]
+
+    def result(self) -> FileResult:
+        return FileResult(self.path, "updated" if self.updating else "added", self.doc_id, len(self.chunks))
+
+
+def check(store: Store, path: str, doc: LoadedDocument, replace: bool = False) -> Pending | FileResult:
+    """Skip an unchanged file and refuse a doc_id clash or a duplicate text, before any embedding."""
+    name = Path(path).name
     doc_id, digest = doc.meta["doc_id"], content_hash(doc)
     existing = store.document(doc_id)
     if existing and existing.content_hash == digest:
-        return FileResult(name, "unchanged", doc_id, existing.chunks)
-    if existing and existing.source != Path(name).name and not replace:
+        return FileResult(path, "unchanged", doc_id, existing.chunks)
+    if existing and existing.source != name and not replace:
         return FileResult(
-            name,
+            path,
             "failed",
             doc_id,
             reason=(
@@ -160,45 +178,62 @@ def ingest_document(
     same_text = store.registry.get(where={"text_hash": text_digest}, include=[])["ids"]
     twins = [t for t in same_text if t != doc_id]
     if twins:
-        return FileResult(name, "failed", doc_id, reason=f"same content as '{twins[0]}', already indexed")
-    chunks = build_chunks(
-        doc, digest, Path(name).name, store.settings.chunk_size, store.settings.chunk_overlap
-    )
-    vectors, sentence_data = embed_chunks(store, chunks)
-    store.write_chunks(chunks, vectors, sentence_data)
-    store.delete_chunks({"$and": [{"doc_id": doc_id}, {"content_hash": {"$ne": digest}}]})
-    record = {
-        k: doc.meta.get(k, "")
-        for k in ("title", "doc_type", "jurisdiction", "publisher", "published", "source_url")
+        return FileResult(path, "failed", doc_id, reason=f"same content as '{twins[0]}', already indexed")
+    chunks = build_chunks(doc, digest, name, store.settings.chunk_size, store.settings.chunk_overlap)
+    return Pending(path, doc, digest, text_digest, existing is not None, chunks)
+
+
+def commit(store: Store, batch: list[Pending | FileResult]) -> list[FileResult]:
+    """Embed the pending files' chunks in one pass (full, length-sorted model batches rather than
+    one small batch per file), write them, then per document delete its stale chunks and register
+    it: the registry still vouches for a document only once its chunks are complete."""
+    pending = [item for item in batch if isinstance(item, Pending)]
+    chunks = [c for item in pending for c in item.chunks]
+    if chunks:
+        store.write_chunks(chunks, *embed_chunks(store, chunks))
+    for item in pending:
+        store.delete_chunks({"$and": [{"doc_id": item.doc_id}, {"content_hash": {"$ne": item.digest}}]})
+        store.register(item.doc_id, registry_record(item))
+    return [item.result() if isinstance(item, Pending) else item for item in batch]
+
+
+def registry_record(item: Pending) -> dict[str, Any]:
+    fields = ("title", "doc_type", "jurisdiction", "publisher", "published", "source_url")
+    return {
+        **{k: item.doc.meta.get(k, "") for k in fields},
+        "content_hash": item.digest,
+        "text_hash": item.text_digest,
+        "chunks": len(item.chunks),
+        "source": Path(item.path).name,
+        "indexed_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    store.register(
-        doc_id,
-        {
-            **record,
-            "content_hash": digest,
-            "text_hash": text_digest,
-            "chunks": len(chunks),
-            "source": Path(name).name,
-            "indexed_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        },
-    )
-    return FileResult(name, "updated" if existing else "added", doc_id, len(chunks))
 
 
-def ingest_file(store: Store, path: Path, max_bytes: int) -> FileResult:
-    """Read one file from disk (with its sidecar metadata) and ingest it."""
+def ingest_document(
+    store: Store, name: str, data: bytes, meta: dict[str, Any] | None = None, replace: bool = False
+) -> FileResult:
+    """Ingest one file's bytes. `replace` allows a doc_id that another source file holds."""
+    try:
+        doc = load_bytes(name, data, meta)
+    except IngestError as exc:
+        return FileResult(name, "failed", reason=str(exc))
+    (result,) = commit(store, [check(store, name, doc, replace)])
+    return result
+
+
+def read_file(path: Path, max_bytes: int) -> LoadedDocument | FileResult:
+    """Read and parse one file from disk, with its sidecar metadata."""
+    if not path.exists():
+        return FileResult(str(path), "failed", reason="no such file or folder")
     try:
         size = path.stat().st_size
         if size > max_bytes:
             raise IngestError(f"file is {size / 1e6:.3g} MB, over the {max_bytes / 1e6:g} MB limit")
-        meta = read_sidecar(path)
-        data = path.read_bytes()
+        return load_bytes(path.name, path.read_bytes(), read_sidecar(path))
     except IngestError as exc:
         return FileResult(str(path), "failed", reason=str(exc))
     except OSError as exc:
         return FileResult(str(path), "failed", reason=f"cannot read file ({exc.strerror})")
-    result = ingest_document(store, path.name, data, meta)
-    return FileResult(str(path), result.status, result.doc_id, result.chunks, result.reason)
 
 
 def collect_files(paths: Iterable[Path]) -> list[Path]:
@@ -219,19 +254,41 @@ def collect_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
+def clashes(doc: LoadedDocument, batch: list[Pending | FileResult]) -> bool:
+    """Whether a waiting file has this doc_id or text: it must be registered before `check` can
+    judge this one (unchanged, doc_id clash or duplicate), exactly as if files went one by one."""
+    digest = text_hash(doc)
+    return any(
+        isinstance(item, Pending) and (item.doc_id == doc.meta["doc_id"] or item.text_digest == digest)
+        for item in batch
+    )
+
+
 def ingest_paths(
     store: Store, paths: Iterable[Path], on_file: Callable[[FileResult], None] | None = None
 ) -> IngestReport:
-    """Repair the store, then ingest every file; a failure is recorded and the batch goes on."""
+    """Repair the store, then ingest every file, embedding about `BATCH_CHUNKS` chunks at a time;
+    a failure is recorded and the batch goes on. Results come in file order."""
     repair(store)
     report = IngestReport()
     max_bytes = int(store.settings.max_file_mb * 1e6)
+    batch: list[Pending | FileResult] = []
+
+    def flush() -> None:
+        for result in commit(store, batch):
+            report.results.append(result)
+            if on_file:
+                on_file(result)
+        batch.clear()
+
     for path in collect_files(paths):
-        if not path.exists():
-            result = FileResult(str(path), "failed", reason="no such file or folder")
-        else:
-            result = ingest_file(store, path, max_bytes)
-        report.results.append(result)
-        if on_file:
-            on_file(result)
+        item = read_file(path, max_bytes)
+        if isinstance(item, LoadedDocument):
+            if clashes(item, batch):
+                flush()
+            item = check(store, str(path), item)
+        batch.append(item)
+        if sum(len(b.chunks) for b in batch if isinstance(b, Pending)) >= BATCH_CHUNKS:
+            flush()
+    flush()
     return report

@@ -92,3 +92,18 @@ def test_filtered_dense_search_matches_chromas_where(make_store):
     assert [c.id for c, _ in index._dense_hits(index._current(), vector, filters)] == [
         c.id for c, _ in store.query(vector, 40, filters.where())
     ]
+
+
+def test_a_document_changed_back_to_an_earlier_version_is_found_once(make_store, small_thresholds):
+    store, index = two_documents(make_store)
+    first = doc("a", "Zanzibar police bought quadcopters in 2021.")
+    index._current()
+    ingest_document(store, "a.md", doc("a", "Zanzibar police sold their quadcopters in 2024."))
+    index._current()
+    ingest_document(store, "a.md", first)  # the main index still holds this version's chunks
+    assert len(index._current().parts) == 3
+    assert lexical_ids(index, "Zanzibar quadcopters") == ["a"]
+    hits = index.search("Zanzibar quadcopters", 5)
+    assert [h.chunk.text for h in hits if h.chunk.metadata["doc_id"] == "a"] == [
+        "Zanzibar police bought quadcopters in 2021."
+    ]

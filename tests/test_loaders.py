@@ -85,6 +85,23 @@ def two_page_pdf() -> bytes:
     return bytes(pdf.output())
 
 
+def test_pdf_running_headers_and_footers_are_dropped_but_name_the_document():
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for n, body in enumerate(["Cameras read plates.", "Reads are kept 60 days.", "Audits run yearly."], 1):
+        pdf.add_page()
+        pdf.multi_cell(0, 8, f"Springfield Police Department Policy Manual\n{body}\nPage {n} of 3")
+
+    doc = load_bytes("manual.pdf", bytes(pdf.output()))
+
+    assert [p.text.strip() for p in doc.pages] == [
+        "Cameras read plates.",
+        "Reads are kept 60 days.",
+        "Audits run yearly.",
+    ]
+    assert doc.meta["title"] == "Springfield Police Department Policy Manual"
+
+
 def test_pdf_page_numbers_reach_the_chunks(tmp_path, make_store):
     path = tmp_path / "audit.pdf"
     path.write_bytes(two_page_pdf())

@@ -88,3 +88,20 @@ def test_the_fingerprint_changes_with_every_registry_change(make_store):
     delete_document(store, "norwalk")
     seen.add(store.fingerprint())
     assert len(seen) == 4
+
+
+def test_sentences_of_wrapped_pdf_text_are_whole():
+    text = (
+        "427.5   DATA COLLECTION AND RETENTION\n"
+        "ALPR data not related to an active criminal investigation must be destroyed no later than 60 days\n"
+        "from the date of collection with the following exceptions (Minn. Stat. § 13.824):\n"
+        "(a) Exculpatory evidence - Data must be retained until a criminal matter is resolved.\n"
+        "(b) Address Confidentiality Program - Data must be destroyed upon request."
+    )
+    sentences = [text[s:e] for s, e in sentence_spans(text)]
+    assert sentences == [
+        "427.5   DATA COLLECTION AND RETENTION",
+        text.splitlines()[1] + "\n" + text.splitlines()[2],  # one sentence, not split at "(Minn."
+        text.splitlines()[3],
+        text.splitlines()[4],
+    ]
