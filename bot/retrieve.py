@@ -27,11 +27,9 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from bot.question import names_in
 from bot.store import Chunk, Store, embedding_text
 
 RRF_K = 60
-NAMED_SHARE = 2  # a document whose title or jurisdiction the question names: this many times per_doc
 REFERENCE_SECTIONS = frozenset({"sources", "references", "bibliography", "further reading"})
 CANDIDATES = 40
 
@@ -370,17 +368,14 @@ class HybridIndex:
             for chunk, vec in snap.find([e["chunk"].id for e in missing]):
                 fused[chunk.id]["dense"] = float(vec @ query)
         ranked = sorted(fused.values(), key=lambda e: (-e["score"], e["chunk"].id))
-        named = [n.lower() for n in names_in(question) if not n.isupper()]  # "Albert Lea", not "ALPR"
         hits: list[Hit] = []
         per: dict[str, int] = {}
         for e in ranked:
-            meta = e["chunk"].metadata
-            doc_id = meta.get("doc_id", "")
-            if meta.get("section", "").lower() in REFERENCE_SECTIONS:
+            doc_id = e["chunk"].metadata.get("doc_id", "")
+            if e["chunk"].metadata.get("section", "").lower() in REFERENCE_SECTIONS:
                 continue  # a bibliography matches every query's words but answers none
-            about = f"{meta.get('title', '')} {meta.get('jurisdiction', '')}".lower()
-            if per.get(doc_id, 0) >= per_doc * (NAMED_SHARE if any(n in about for n in named) else 1):
-                continue  # the document the question names ("Albert Lea's policy") may give more
+            if per.get(doc_id, 0) >= per_doc:
+                continue
             per[doc_id] = per.get(doc_id, 0) + 1
             hits.append(
                 Hit(
