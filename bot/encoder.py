@@ -128,13 +128,15 @@ class OnnxEmbeddings(LocalEmbeddings):
         return results
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, 0), np.float32)
-        return unit(np.stack([tokens.mean(axis=0) for tokens, _ in self._run(texts)]).astype(np.float32))
+        return self._pooled(self._run(texts)) if texts else np.zeros((0, 0), np.float32)
 
     def embed_passages(self, texts: list[str], spans: Sequence[Spans]) -> tuple[np.ndarray, list[np.ndarray]]:
         if not texts:
             return self.encode([]), []
         runs = self._run(texts)
-        passages = unit(np.stack([tokens.mean(axis=0) for tokens, _ in runs]).astype(np.float32))
-        return passages, self._sentence_vectors(texts, spans, [(t, o) for t, o in runs])
+        return self._pooled(runs), self._sentence_vectors(texts, spans, runs)
+
+    @staticmethod
+    def _pooled(runs: list[tuple[np.ndarray, list[tuple[int, int]]]]) -> np.ndarray:
+        """Mean pooling over each text's tokens, unit length: sentence-transformers' own output."""
+        return unit(np.stack([tokens.mean(axis=0) for tokens, _ in runs]).astype(np.float32))

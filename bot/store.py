@@ -270,14 +270,6 @@ class Store:
         self.chunks.delete(where=where)
         self.sentences.delete(where=where)
 
-    def vectors(self, chunk_ids: list[str]) -> np.ndarray:
-        """Stored vectors of these chunks, in the order asked (float32, one row each)."""
-        rows: dict[str, Any] = {}
-        for start in range(0, len(chunk_ids), PAGE_SIZE):
-            got = self.chunks.get(ids=chunk_ids[start : start + PAGE_SIZE], include=["embeddings"])
-            rows.update(zip(got["ids"], got["embeddings"]))
-        return np.asarray([rows[i] for i in chunk_ids], np.float32).reshape(len(chunk_ids), -1)
-
     def sentence_vectors(self, chunks: list[Chunk]) -> dict[str, tuple[list[tuple[int, int]], np.ndarray]]:
         """Stored sentence spans and unit vectors of these chunks, by chunk id. Left out: chunks
         without them, and records of another version of the chunk (a crash between writes)."""
@@ -291,34 +283,28 @@ class Store:
             if meta and meta.get("content_hash") == version[cid]
         }
 
-    def iter_chunks(self, include_text: bool = True, where: dict | None = None):
+    def iter_chunks(self, include_text: bool = True, where: dict | None = None) -> Iterator[Chunk]:
         """Yield every stored chunk page by page (texts optional, for cheap scans)."""
         include = ["metadatas", "documents"] if include_text else ["metadatas"]
-        offset = 0
-        while True:
-            got = self.chunks.get(include=include, limit=PAGE_SIZE, offset=offset, where=where)
-            if not got["ids"]:
-                return
+        for got in self._pages(include, where):
             texts = got.get("documents") or [""] * len(got["ids"])
             for cid, text, meta in zip(got["ids"], texts, got["metadatas"]):
                 yield Chunk(cid, text or "", meta or {})
-            offset += len(got["ids"])
 
     def chunk_pages(self, where: dict | None = None) -> Iterator[tuple[list[Chunk], np.ndarray]]:
         """Every stored chunk with its vector (float32 rows), page by page, for in-memory indexes:
         one read per page keeps each vector with its own chunk while others write."""
-        offset = 0
-        while True:
-            got = self.chunks.get(
-                include=["metadatas", "documents", "embeddings"], limit=PAGE_SIZE, offset=offset, where=where
-            )
-            if not got["ids"]:
-                return
+        for got in self._pages(["metadatas", "documents", "embeddings"], where):
             chunks = [
                 Chunk(i, t or "", m or {}) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])
             ]
             yield chunks, np.asarray(got["embeddings"], np.float32).reshape(len(chunks), -1)
-            offset += len(chunks)
+
+    def _pages(self, include: list[str], where: dict | None) -> Iterator[dict[str, Any]]:
+        offset = 0
+        while (got := self.chunks.get(include=include, limit=PAGE_SIZE, offset=offset, where=where))["ids"]:
+            yield got
+            offset += len(got["ids"])
 
     def chunk_count(self) -> int:
         return self.chunks.count()
@@ -327,13 +313,3 @@ class Store:
         """Ids of the k nearest chunks, for callers that hold the chunks in memory: reading 40
         chunks' text and metadata takes Chroma several times longer than the search itself."""
         return self.chunks.query(query_embeddings=[vector], n_results=k, include=[])["ids"][0]
-
-    def query(self, vector: list[float], k: int, where: dict | None = None) -> list[tuple[Chunk, float]]:
-        """Nearest chunks with cosine similarity (1 - distance), best first."""
-        got = self.chunks.query(query_embeddings=[vector], n_results=k, where=where)  # fewer if small
-        return [
-            (Chunk(cid, text or "", meta or {}), 1.0 - float(dist))
-            for cid, text, meta, dist in zip(
-                got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0]
-            )
-        ]
