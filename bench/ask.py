@@ -4,7 +4,8 @@ The chain (`AnswerChain.invoke`) is timed on every single-turn starter question,
 with a town filter (`[town, "United States"]`, the widget's shape); the floor is `embed_query` plus
 `chunks.query(n_results=10)`, unfiltered and with `where` on the town. The gap between the two is
 what the chain adds over the least any dense retrieval must do. The first ask is reported apart
-(`first_ask_s`): it loads the model and builds the BM25 index, which warm asks reuse.
+(`first_ask_s`): it loads the model and builds the search index from the store (a filled store has
+none saved yet) and saves it, so the cold start measured next (`bench.cold`) maps it from disk.
 
 Run: `.venv/bin/python -m bench.ask DATA_DIR [--repeat 1] [--profile 5]`; prints one JSON line.
 `--profile N` also writes cProfile statistics of N unfiltered and N filtered asks to

@@ -1,6 +1,7 @@
 """Cold start to first answer: a fresh interpreter imports, opens the store and answers one question.
 
-What a restarted server, a new Streamlit session process or a CLI call pays before it can answer.
+What a restarted server, a new Streamlit session process or a CLI call pays before it can answer,
+with the search index that an earlier process saved (`bot.index`).
 `cold_start` times the whole thing from the parent (interpreter start-up included) until the
 child prints its answer; the child adds its own split: imports, opening store and chain, answer.
 

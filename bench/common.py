@@ -41,10 +41,16 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def disk_mb(path: Path) -> float:
-    """Bytes under a store directory, without the exported ONNX models that may sit beside it."""
-    files = (p for p in path.rglob("*") if p.is_file() and "models" not in p.relative_to(path).parts[:1])
-    return round(sum(p.stat().st_size for p in files) / 1e6, 1)
+def disk_mb(path: Path, only: str | None = None) -> float:
+    """Megabytes under a store directory: Chroma's files, or with `only="index"` the saved search
+    index (`bot.index`); never the exported ONNX models that may sit beside them."""
+    top = {only} if only else None
+
+    def counted(p: Path) -> bool:
+        first = p.relative_to(path).parts[0]
+        return p.is_file() and (first in top if top else first not in {"models", "index"})
+
+    return round(sum(p.stat().st_size for p in path.rglob("*") if counted(p)) / 1e6, 1)
 
 
 def percentiles_ms(seconds: list[float]) -> dict[str, float]:

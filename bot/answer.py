@@ -19,7 +19,10 @@ from __future__ import annotations
 import math
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -34,6 +37,7 @@ MAX_SENTENCES = 5
 # own similarity, names the question mentions, the expected kind of answer; tuned on the starter set.
 W_MEANING, W_WORDS, W_PASSAGE, W_NAMES, W_TYPE, W_PRONOUN = 0.55, 0.3, 0.15, 0.15, 0.12, 0.05
 FLOOR_GAP = 0.2
+REACH = 0.3  # `select` never quotes a sentence scoring further than this below the best one
 SENTENCE_HITS = 8  # only the best passages are split into candidate sentences
 PER_PASSAGE = 3  # sentences quoted from one passage at most
 MIN_CHARS, MAX_CHARS = 25, 600
@@ -73,6 +77,8 @@ PRONOUN_START = re.compile(r"^(he|she|they|it|this|that|these|those|his|her|thei
 ARTICLE = frozenset("the a an this that these those its his her their".split())
 CONTINUATION_GAP = 0.1  # a sentence that carries on from a good one scores at most this much less
 WORD = re.compile(r"[a-z0-9][a-z0-9'.-]*[a-z0-9]|[a-z0-9]", re.I)
+SUFFIX = re.compile(r"(ing|ed|es|s)$")
+SPACE, TOKEN, LETTERS = re.compile(r"\s+"), re.compile(r"\w+"), re.compile(r"[A-Za-z]{2,}")
 STOPWORDS = frozenset(
     "a an and are as at be been but by can could did do does for from had has have how i if in is "
     "it its me my of on or our so than that the their them then there these they this to was we "
@@ -132,6 +138,10 @@ class Sentence:
     text: str
     vector: np.ndarray = field(compare=False, repr=False)
     score: float = 0.0
+    words: frozenset[str] = field(default=frozenset(), compare=False, repr=False)  # content words
+
+    def scored(self, score: float) -> Sentence:
+        return Sentence(self.hit_index, self.start, self.end, self.text, self.vector, score, self.words)
 
 
 def words(text: str) -> list[str]:
@@ -142,8 +152,9 @@ def content_words(text: str) -> set[str]:
     return {w for w in words(text) if w not in STOPWORDS and len(w) > 1}
 
 
+@lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    return re.sub(r"(ing|ed|es|s)$", "", word) if len(word) > 4 else word
+    return SUFFIX.sub("", word) if len(word) > 4 else word
 
 
 def continues(before: Sentence | None, after: Sentence) -> bool:
@@ -151,13 +162,15 @@ def continues(before: Sentence | None, after: Sentence) -> bool:
     obtained his records." -> "McGuire said the records showed ..."): same subject, or a pronoun."""
     if before is None or before.hit_index != after.hit_index or after.start - before.end > 3:
         return False
-    head = [w for w in WORD.findall(after.text)[:3] if w.lower() not in ARTICLE][:1]
+    if PRONOUN_START.match(after.text):
+        return True
+    head = [w for m in islice(WORD.finditer(after.text), 3) if (w := m.group()).lower() not in ARTICLE][:1]
     named = bool(head) and head[0][0].isupper() and head[0].lower() not in STOPWORDS
-    return bool(PRONOUN_START.match(after.text)) or (named and head[0] in re.findall(r"\w+", before.text))
+    return named and head[0] in TOKEN.findall(before.text)
 
 
 def _clean(sentence: str) -> str:
-    return re.sub(r"\s+", " ", sentence).strip()
+    return SPACE.sub(" ", sentence).strip()
 
 
 def _is_answerable(sentence: str) -> bool:
@@ -168,7 +181,17 @@ def _is_answerable(sentence: str) -> bool:
         return False
     if text.startswith(("#", "- [", "See ")) or text.count("|") > 2 or NAVIGATION.search(text):
         return False
-    return len(re.findall(r"[A-Za-z]{2,}", text)) >= 4
+    return len(LETTERS.findall(text)) >= 4
+
+
+def _within_reach(ranked: Iterable[Sentence]) -> list[Sentence]:
+    """The best-first sentences down to `REACH` below the first: all that `select` can use."""
+    kept: list[Sentence] = []
+    for s in ranked:
+        if kept and s.score < kept[0].score - REACH:
+            break
+        kept.append(s)
+    return kept
 
 
 @dataclass
@@ -206,13 +229,13 @@ class GroundedAnswerer:
             for j, (start, end) in enumerate(spans):
                 text = hit.chunk.text[start:end]
                 if _is_answerable(text):
-                    found.append(Sentence(i, start, end, text, None if vectors is None else vectors[j]))
+                    vector = None if vectors is None else vectors[j]
+                    found.append(Sentence(i, start, end, text, vector, words=frozenset(content_words(text))))
                     if vectors is None:
                         todo.append(len(found) - 1)
         if todo:
             for index, vector in zip(todo, self._embed([_clean(found[t].text) for t in todo])):
-                s = found[index]
-                found[index] = Sentence(s.hit_index, s.start, s.end, s.text, vector)
+                found[index] = replace(found[index], vector=vector)
         return found
 
     def candidates(self, question: str, hits: list[Hit], q_vec: np.ndarray | None = None) -> list[Sentence]:
@@ -225,7 +248,7 @@ class GroundedAnswerer:
         if q_vec is None:
             q_vec = np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
         sims = np.stack([s.vector for s in found]) @ q_vec
-        bags = [{_stem(w) for w in content_words(s.text)} for s in found]
+        bags = [{_stem(w) for w in s.words} for s in found]
         # a question word that most candidates share ("Norwalk" in every Norwalk passage) says
         # little; a rare one ("mayor") points at the sentence that answers: weight by local IDF
         idf = {w: math.log(1 + len(found) / (1 + sum(w in b for b in bags))) for w in q_words}
@@ -237,12 +260,13 @@ class GroundedAnswerer:
             if PRONOUN_START.match(s.text):
                 score -= W_PRONOUN
             if names:
-                score += W_NAMES * sum(n in s.text.lower() for n in names) / len(names)
+                lower = s.text.lower()
+                score += W_NAMES * sum(n in lower for n in names) / len(names)
             if wanted:
                 score += W_TYPE * sum(bool(shape.search(s.text)) for shape in wanted) / len(wanted)
-            scored.append(Sentence(s.hit_index, s.start, s.end, s.text, s.vector, score))
+            scored.append(s.scored(score))
         scored = [
-            replace(t, score=max(t.score, p.score - CONTINUATION_GAP)) if continues(p, t) else t
+            t.scored(max(t.score, p.score - CONTINUATION_GAP)) if continues(p, t) else t
             for p, t in zip([None, *scored], scored)
         ]
         return sorted(scored, key=lambda s: (-s.score, s.hit_index, s.start))
@@ -251,8 +275,7 @@ class GroundedAnswerer:
         """Mostly words already said, or the same meaning in other words."""
         if not chosen:
             return False
-        words_s = content_words(s.text)
-        if any(len(words_s & content_words(c.text)) > DUPLICATE_OVERLAP * len(words_s) for c in chosen):
+        if any(len(s.words & c.words) > DUPLICATE_OVERLAP * len(s.words) for c in chosen):
             return True
         # by meaning only across passages: sentences of one passage share its context, and so
         # much of their (late-chunked) vectors, without repeating each other
@@ -286,7 +309,7 @@ class GroundedAnswerer:
         if chosen and not any(disputes(c.text) for c in chosen):
             disputed = [
                 s for s in ranked
-                if disputes(s.text) and s.score >= ranked[0].score - 0.3 and s not in chosen
+                if s.score >= ranked[0].score - REACH and disputes(s.text) and s not in chosen
                 and not self._duplicate(s, chosen)
             ]  # fmt: skip
             if disputed:
@@ -309,7 +332,7 @@ class GroundedAnswerer:
         ranked = self.candidates(question, hits, q_vec)
         if ranked and SOURCES_SILENT.search(ranked[0].text):  # the documents say they don't know
             return Answer(question, REFUSAL, True, trace=trace)
-        chosen = self.select(question, [s for s in ranked if not SOURCES_SILENT.search(s.text)])
+        chosen = self.select(question, _within_reach(s for s in ranked if not SOURCES_SILENT.search(s.text)))
         if not chosen:
             return Answer(question, REFUSAL, True, trace=trace)
         return compose(question, hits, chosen, trace)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import bm25s
 import pytest
+import Stemmer
 
 import bot.retrieve as retrieve
+from bot.index import stems
 from bot.retrieve import Filters, HybridIndex
-from bot.store import Store
+from bot.store import Chunk, Store
 from ingest.pipeline import delete_document, ingest_document
 
 
@@ -18,11 +23,21 @@ def doc(doc_id: str, body: str, jurisdiction: str = "Springfield, IL") -> bytes:
 def small_thresholds(monkeypatch):
     """Make a two-document store count as 'large', so additions go to side indexes."""
     monkeypatch.setattr(retrieve, "FULL_REBUILD_BELOW", 1)
-    monkeypatch.setattr(retrieve, "DELTA_SHARE", 1.0)
+    monkeypatch.setattr(retrieve, "DELTA_SHARE", 10.0)
+
+
+def lexical(index: HybridIndex, question: str, filters: Filters = Filters()) -> list[tuple[Chunk, float]]:
+    snap = index._current()
+    return [(snap.parts[n].chunk(row), s) for n, row, s in index._lexical_hits(snap, question, filters)]
 
 
 def lexical_ids(index: HybridIndex, question: str, filters: Filters = Filters()) -> list[str]:
-    return [c.metadata["doc_id"] for c, _ in index._lexical_hits(index._current(), question, filters)]
+    return [c.metadata["doc_id"] for c, _ in lexical(index, question, filters)]
+
+
+def dense(index: HybridIndex, vector: list[float], filters: Filters) -> list[tuple[str, float]]:
+    snap = index._current()
+    return [(snap.parts[n].ids[row], round(s, 4)) for n, row, s in index._dense_hits(snap, vector, filters)]
 
 
 def two_documents(make_store) -> tuple[Store, HybridIndex]:
@@ -51,8 +66,9 @@ def test_a_deleted_or_replaced_document_drops_out_at_once(make_store, small_thre
     delete_document(store, "b")
     assert lexical_ids(index, "Ruritania ninety days") == []
     ingest_document(store, "a.md", doc("a", "Zanzibar police sold their quadcopters in 2024."))
-    hits = index._lexical_hits(index._current(), "Zanzibar quadcopters", Filters())
-    assert [c.text for c, _ in hits] == ["Zanzibar police sold their quadcopters in 2024."]
+    assert [c.text for c, _ in lexical(index, "Zanzibar quadcopters")] == [
+        "Zanzibar police sold their quadcopters in 2024."
+    ]
 
 
 def test_side_indexes_are_folded_into_the_main_one_when_they_grow(make_store, monkeypatch):
@@ -66,6 +82,21 @@ def test_side_indexes_are_folded_into_the_main_one_when_they_grow(make_store, mo
     parts = index._current().parts
     assert len(parts) == 1 and len(parts[0].chunks) == 4
     assert lexical_ids(index, "Sylvania face recognition")[0] == "d"
+
+
+def test_deleted_chunks_are_dropped_from_the_main_index_when_they_add_up(make_store, monkeypatch):
+    monkeypatch.setattr(retrieve, "FULL_REBUILD_BELOW", 1)
+    monkeypatch.setattr(retrieve, "DELTA_SHARE", 0.3)
+    store, index = two_documents(make_store)
+    for name in "cd":
+        ingest_document(store, f"{name}.md", doc(name, f"Town {name} bought a drone."))
+    main = index._current().parts[0]
+    assert len(main) == 4
+    delete_document(store, "a")  # one dead chunk of four: kept, masked out
+    assert index._current().parts == (main,) and "a" not in lexical_ids(index, "Zanzibar drone")
+    delete_document(store, "b")  # two of four: re-indexed without them
+    (part,) = index._current().parts
+    assert part is not main and sorted(part.ids) == ["c#0", "d#0"]
 
 
 def test_a_jurisdiction_filter_is_applied_inside_bm25(make_store):
@@ -85,11 +116,10 @@ def test_filtered_dense_search_matches_chromas_where(make_store):
     index = HybridIndex(store)
     filters = Filters(jurisdictions=("Westport, CT",))
     vector = store.embeddings.embed_query("drones over Westport")
-    ours = [(c.id, round(s, 4)) for c, s in index._dense_hits(index._current(), vector, filters)]
+    ours = dense(index, vector, filters)
     assert ours == chroma_where(store, vector, filters) and len(ours) == 4
     delete_document(store, "x0")
-    ours = [(c.id, round(s, 4)) for c, s in index._dense_hits(index._current(), vector, filters)]
-    assert ours == chroma_where(store, vector, filters)
+    assert dense(index, vector, filters) == chroma_where(store, vector, filters)
 
 
 def chroma_where(store, vector: list[float], filters: Filters) -> list[tuple[str, float]]:
@@ -113,3 +143,12 @@ def test_a_document_changed_back_to_an_earlier_version_is_found_once(make_store,
     assert [h.chunk.text for h in hits if h.chunk.metadata["doc_id"] == "a"] == [
         "Zanzibar police bought quadcopters in 2021."
     ]
+
+
+def test_tokens_are_the_ones_bm25s_makes():
+    """`stems` is bm25s's tokenizer without its per-call set-up: same words, stop words, stems."""
+    corpus = Path(__file__).resolve().parent.parent / "corpus"
+    texts = [p.read_text() for p in sorted(corpus.glob("*.md"))]
+    texts += [line for text in texts for line in text.splitlines()] + ["", "Don't — naïve café's 13.824"]
+    stemmer = Stemmer.Stemmer("english")
+    assert stems(texts) == bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, return_ids=False)
