@@ -71,14 +71,13 @@ ANSWER_TYPES = (  # what kind of sentence answers a question of each kind
     (re.compile(r"\b(say|said|respond|responded|response|react)\b", re.I),
      re.compile(r"\b(said|says|told|stated|statement|responded|added)\b|[\"“]", re.I)),
 )  # fmt: skip
-# ends like a sentence (titles and cut-off text do not); a long one may lead into a list
-COMPLETE = re.compile(r"[.!?][\"'”’)\]]*$|^.{80,}:$")
+CLOSERS = "\"'”’)]"  # may follow a sentence's final stop
 PRONOUN_START = re.compile(r"^(he|she|they|it|this|that|these|those|his|her|their)\b", re.I)
 ARTICLE = frozenset("the a an this that these those its his her their".split())
 CONTINUATION_GAP = 0.1  # a sentence that carries on from a good one scores at most this much less
 WORD = re.compile(r"[a-z0-9][a-z0-9'.-]*[a-z0-9]|[a-z0-9]", re.I)
 SUFFIX = re.compile(r"(ing|ed|es|s)$")
-SPACE, TOKEN, LETTERS = re.compile(r"\s+"), re.compile(r"\w+"), re.compile(r"[A-Za-z]{2,}")
+TOKEN, LETTERS = re.compile(r"\w+"), re.compile(r"[A-Za-z]{2,}")
 STOPWORDS = frozenset(
     "a an and are as at be been but by can could did do does for from had has have how i if in is "
     "it its me my of on or our so than that the their them then there these they this to was we "
@@ -149,7 +148,9 @@ def words(text: str) -> list[str]:
 
 
 def content_words(text: str) -> set[str]:
-    return {w for w in words(text) if w not in STOPWORDS and len(w) > 1}
+    # ASCII text lowered once: the same words as `words` (`WORD` ignores case)
+    found = WORD.findall(text.lower()) if text.isascii() else words(text)
+    return {w for w in found if w not in STOPWORDS and len(w) > 1}
 
 
 @lru_cache(maxsize=65536)
@@ -170,18 +171,36 @@ def continues(before: Sentence | None, after: Sentence) -> bool:
 
 
 def _clean(sentence: str) -> str:
-    return SPACE.sub(" ", sentence).strip()
+    """Whitespace runs as one space, trimmed (`str.split` knows the same whitespace as `\\s`)."""
+    return " ".join(sentence.split())
 
 
 def _is_answerable(sentence: str) -> bool:
     """A whole sentence that states something: not a heading, a title, a link list, or a fragment
-    that a page break or a chunk boundary cut out of a longer sentence."""
+    that a page break or a chunk boundary cut out of a longer sentence. (Tried on some 30
+    sentences per question, so the cheap tests come first.)"""
     text = _clean(sentence)
-    if not MIN_CHARS <= len(text) <= MAX_CHARS or not COMPLETE.search(text) or text[0].islower():
+    if not MIN_CHARS <= len(text) <= MAX_CHARS or text[0].islower() or not _complete(text):
         return False
-    if text.startswith(("#", "- [", "See ")) or text.count("|") > 2 or NAVIGATION.search(text):
+    if text.startswith(("#", "- [", "See ")) or text.count("|") > 2 or _navigation(text):
         return False
-    return len(LETTERS.findall(text)) >= 4
+    return sum(1 for _ in islice(LETTERS.finditer(text), 4)) == 4
+
+
+def _complete(text: str) -> bool:
+    """Ends like a sentence (titles and cut-off text do not), or a long one leads into a list."""
+    body = text.rstrip(CLOSERS)
+    return (bool(body) and body[-1] in ".!?") or (len(text) > 80 and text[-1] == ":")
+
+
+def _navigation(text: str) -> bool:
+    """`NAVIGATION.search(text)`, tried only where its literal words occur (ASCII text: under
+    `re.I`, a few other letters match ASCII ones, e.g. "ſ" matches "s")."""
+    if text.isascii():
+        lower = text.lower()
+        if not lower.startswith("for ") and not any(word in lower for word in ("see ", "read ", "http")):
+            return False
+    return bool(NAVIGATION.search(text))
 
 
 def _within_reach(ranked: Iterable[Sentence]) -> list[Sentence]:

@@ -8,12 +8,14 @@ and they carry the passage's context ("it" in a sentence knows what "it" is).
 
 Two ways to run the model: PyTorch through sentence-transformers (`LocalEmbeddings`), or ONNX
 Runtime with the `tokenizers` library (`OnnxEmbeddings`), which never imports PyTorch: a process
-that only answers questions starts in a fraction of the time.
+that only answers questions starts in a fraction of the time. Its model batches are sorted by
+length over all the texts of a call (less padding the more texts) and pooled one batch at a time,
+so a call's memory does not grow with its size and ingest can hand it thousands of passages.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,7 @@ from langchain_core.embeddings import Embeddings
 from bot.sentences import unit
 
 Spans = Sequence[tuple[int, int]]
+Run = tuple[np.ndarray, list[tuple[int, int]]]  # one text's token embeddings and their character offsets
 
 
 class LocalEmbeddings(Embeddings):
@@ -65,21 +68,19 @@ class LocalEmbeddings(Embeddings):
         return passages, self._sentence_vectors(texts, spans, runs)
 
     def _sentence_vectors(
-        self, texts: list[str], spans: Sequence[Spans], runs: list[tuple[np.ndarray, list]]
+        self, texts: list[str], spans: Sequence[Spans], runs: list[Run]
     ) -> list[np.ndarray]:
-        """Mean of the contextual embeddings of the tokens inside each span ("late chunking")."""
+        """Mean of the contextual embeddings of the tokens inside each span ("late chunking"): one
+        product per passage of a spans-by-tokens membership matrix with its token embeddings."""
         sentences, missing = [], []
         for i, ((tokens, offs), text_spans) in enumerate(zip(runs, spans)):
-            starts, ends = np.array(offs).T if len(offs) else (np.zeros(0), np.zeros(0))
+            starts, ends = np.array(offs, np.int64).reshape(-1, 2).T
+            bounds = np.array(text_spans, np.int64).reshape(-1, 2)
             real = ends > starts  # [CLS], [SEP] and padding have empty offsets
-            rows = np.zeros((len(text_spans), tokens.shape[1]), np.float32)
-            for j, (start, end) in enumerate(text_spans):
-                inside = real & (ends > start) & (starts < end)
-                if inside.any():
-                    rows[j] = tokens[inside].mean(axis=0)
-                else:
-                    missing.append((i, j, texts[i][start:end]))
-            sentences.append(rows)
+            inside = real & (ends > bounds[:, :1]) & (starts < bounds[:, 1:])
+            counts = inside.sum(axis=1)
+            sentences.append((inside.astype(np.float32) @ tokens) / np.maximum(counts, 1)[:, None])
+            missing += [(i, j, texts[i][s:e]) for j, (s, e) in enumerate(text_spans) if not counts[j]]
         if missing:
             for (i, j, _), vector in zip(missing, self.encode([m[2] for m in missing])):
                 sentences[i][j] = vector
@@ -108,14 +109,17 @@ class OnnxEmbeddings(LocalEmbeddings):
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.batch_size = batch_size
 
-    def _run(self, texts: list[str]) -> list[tuple[np.ndarray, list[tuple[int, int]]]]:
-        """Per text: its tokens' contextual embeddings and their character offsets, batched by
-        length so short texts are not padded to long ones."""
+    def _batches(self, texts: list[str]) -> Iterator[tuple[list[int], list[Run]]]:
+        """Model batches of texts sorted by length over all of `texts`, so short texts are not
+        padded to long ones, one at a time: the batch's places in `texts` and, per text, its
+        tokens' contextual embeddings and their character offsets. A caller pools a batch and lets
+        it go, so memory stays flat however many texts there are (keeping every batch's token
+        embeddings took gigabytes at 10k passages)."""
         encodings = self.tokenizer.encode_batch(texts)
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        results: list = [None] * len(texts)
         for start in range(0, len(order), self.batch_size):
-            batch = [encodings[i] for i in order[start : start + self.batch_size]]
+            places = order[start : start + self.batch_size]
+            batch = [encodings[i] for i in places]
             width = max(len(e.ids) for e in batch)
             ids = np.zeros((len(batch), width), np.int64)
             mask = np.zeros_like(ids)
@@ -123,20 +127,35 @@ class OnnxEmbeddings(LocalEmbeddings):
                 ids[row, : len(e.ids)], mask[row, : len(e.ids)] = e.ids, 1
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             (hidden,) = self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})
-            for row, (i, e) in enumerate(zip(order[start : start + self.batch_size], batch)):
-                results[i] = (hidden[row, : len(e.ids)], e.offsets)
-        return results
+            yield places, [(hidden[row, : len(e.ids)], e.offsets) for row, e in enumerate(batch)]
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        return self._pooled(self._run(texts)) if texts else np.zeros((0, 0), np.float32)
+        if not texts:
+            return np.zeros((0, 0), np.float32)
+        places, pooled = [], []
+        for batch, runs in self._batches(texts):
+            places += batch
+            pooled.append(self._pooled(runs))
+        return _in_order(places, np.concatenate(pooled))
 
     def embed_passages(self, texts: list[str], spans: Sequence[Spans]) -> tuple[np.ndarray, list[np.ndarray]]:
         if not texts:
             return self.encode([]), []
-        runs = self._run(texts)
-        return self._pooled(runs), self._sentence_vectors(texts, spans, runs)
+        places, pooled, sentences = [], [], []
+        for batch, runs in self._batches(texts):
+            places += batch
+            pooled.append(self._pooled(runs))
+            sentences += self._sentence_vectors([texts[i] for i in batch], [spans[i] for i in batch], runs)
+        return _in_order(places, np.concatenate(pooled)), [sentences[k] for k in np.argsort(places)]
 
     @staticmethod
-    def _pooled(runs: list[tuple[np.ndarray, list[tuple[int, int]]]]) -> np.ndarray:
+    def _pooled(runs: list[Run]) -> np.ndarray:
         """Mean pooling over each text's tokens, unit length: sentence-transformers' own output."""
         return unit(np.stack([tokens.mean(axis=0) for tokens, _ in runs]).astype(np.float32))
+
+
+def _in_order(places: list[int], rows: np.ndarray) -> np.ndarray:
+    """Rows computed in batch order (`rows[k]` belongs to text `places[k]`), back in text order."""
+    ordered = np.empty_like(rows)
+    ordered[places] = rows
+    return ordered

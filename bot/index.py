@@ -203,18 +203,19 @@ class Part:
     def search(self, query: list[str], n: int, mask: np.ndarray) -> list[tuple[int, float]]:
         """Rows of the n best BM25 matches allowed by `mask`, with their scores, unordered.
 
-        Scores are summed from the query words' postings with one `bincount` (bm25s adds them
-        with `np.add.at`, several times slower), and only rows holding a query word are ranked."""
+        Each query word's postings are added with `np.add.at` straight from the (mapped) score
+        matrix, as bm25s does, but without its per-query set-up; one `argpartition` over all
+        rows then finds the best, which is cheaper than first listing the rows that matched."""
         scores = self.bm25.scores
         ids = np.asarray(self.bm25.get_tokens_ids(query), np.int64)
         if not len(ids):
             return []
-        starts, ends = scores["indptr"][ids], scores["indptr"][ids + 1]
-        rows = np.concatenate([scores["indices"][a:b] for a, b in zip(starts, ends)])
-        weights = np.concatenate([scores["data"][a:b] for a, b in zip(starts, ends)])
-        total = np.bincount(rows, weights, minlength=len(self))
-        hit = np.flatnonzero((total > 0) & mask)
-        return self._best(hit, total[hit], n)
+        total = np.zeros(len(self), np.float32)
+        for start, end in zip(scores["indptr"][ids], scores["indptr"][ids + 1]):
+            np.add.at(total, scores["indices"][start:end], scores["data"][start:end])
+        np.multiply(total, mask, out=total)
+        top = np.argpartition(total, len(total) - n)[-n:] if len(total) > n else np.arange(len(total))
+        return [(int(row), float(total[row])) for row in top if total[row] > 0]
 
     def nearest(self, query: np.ndarray, n: int, mask: np.ndarray) -> list[tuple[int, float]]:
         """Rows of the n chunks allowed by `mask` with the highest dot product: exact, like

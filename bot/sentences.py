@@ -11,15 +11,10 @@ from __future__ import annotations
 
 import base64
 import re
-from functools import lru_cache
 
 import numpy as np
-import pysbd
 
-
-@lru_cache(maxsize=1)
-def _segmenter() -> pysbd.Segmenter:
-    return pysbd.Segmenter(language="en", clean=False)
+from bot.segmenter import segment
 
 
 def _locate(text: str, sentences: list[str]) -> list[tuple[int, int]]:
@@ -50,7 +45,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     for paragraph in re.finditer(r"[^\n]+(?:\n(?!\s*\n)[^\n]+)*", text):
         base, body, first = paragraph.start(), _unwrap(paragraph.group()), len(spans)
-        for start, end in _locate(body, _segmenter().processor(body).process()):
+        for start, end in _locate(body, segment(body)):
             raw = body[start:end]
             start, end = base + start + len(raw) - len(raw.lstrip()), base + start + len(raw.rstrip())
             if end <= start:

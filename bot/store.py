@@ -227,7 +227,14 @@ class Store:
         return DocRecord.from_metadata(doc_id, got["metadatas"][0] or {})
 
     def register(self, doc_id: str, meta: dict[str, Any]) -> None:
-        self.registry.upsert(ids=[doc_id], embeddings=[[1.0]], metadatas=[meta])
+        self.register_all({doc_id: meta})
+
+    def register_all(self, records: dict[str, dict[str, Any]]) -> None:
+        """Vouch for complete documents (registry metadata by doc_id) in one write, under one new
+        generation: a write per document cost 5-15 ms each, and readers would rebuild per document."""
+        self.registry.upsert(
+            ids=list(records), embeddings=[[1.0]] * len(records), metadatas=list(records.values())
+        )
         self._bump()
 
     def unregister(self, doc_id: str) -> None:

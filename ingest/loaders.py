@@ -22,6 +22,9 @@ from typing import Any
 
 import yaml
 
+# libyaml's parser where PyYAML has it (same safe constructor, same values): the pure-Python one
+# took more of a Markdown file's ingest than reading and chunking it
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DOC_TYPES = {
     "policy", "ordinance", "statute", "report", "news", "explainer", "faq", "records-response",
     "dataset", "other",
@@ -92,7 +95,7 @@ def _front_matter(text: str) -> tuple[dict[str, Any], str]:
     if not match:
         return {}, text
     try:
-        meta = yaml.safe_load(match.group(1)) or {}
+        meta = yaml.load(match.group(1), Loader=YAML_LOADER) or {}
     except yaml.YAMLError as exc:
         raise IngestError(f"front matter is not valid YAML ({exc.__class__.__name__})") from exc
     if not isinstance(meta, dict):
@@ -269,7 +272,7 @@ def read_sidecar(path: Path) -> dict[str, Any]:
     if side is None:
         return {}
     try:
-        meta = yaml.safe_load(side.read_text(encoding="utf-8")) or {}
+        meta = yaml.load(side.read_text(encoding="utf-8"), Loader=YAML_LOADER) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise IngestError(f"{side.name} is not valid YAML") from exc
     if not isinstance(meta, dict):
