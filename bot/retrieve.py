@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -175,6 +175,8 @@ class HybridIndex:
 
     def _update(self, old: Snapshot, fingerprint: str) -> Snapshot:
         vouched = {r.doc_id: r.content_hash for r in self.store.documents()}
+        if vouched == old.vouched:  # a new generation, the same documents (`repair` announces)
+            return replace(old, fingerprint=fingerprint)
         indexed = dict(v for p in old.parts for v in p.version.values)  # newest part wins
         changed = sorted(d for d, h in vouched.items() if indexed.get(d) != h)
         fresh, vectors, sentences = self._new_chunks(vouched, changed) if changed else ([], None, [])

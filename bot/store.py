@@ -235,13 +235,14 @@ class Store:
         self.registry.upsert(
             ids=list(records), embeddings=[[1.0]] * len(records), metadatas=list(records.values())
         )
-        self._bump()
+        self.bump()
 
     def unregister(self, doc_id: str) -> None:
         self.registry.delete(ids=[doc_id])
-        self._bump()
+        self.bump()
 
-    def _bump(self) -> None:
+    def bump(self) -> None:
+        """A new generation: every reader compares its index with the registry again."""
         self.registry.modify(metadata={"generation": uuid.uuid4().hex})
 
     def fingerprint(self) -> str:

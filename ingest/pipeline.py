@@ -123,7 +123,8 @@ def delete_document(store: Store, doc_id: str) -> bool:
 
 
 def repair(store: Store) -> int:
-    """Delete chunks the registry does not vouch for (left by a crash). Returns how many."""
+    """Delete chunks the registry does not vouch for (left by a crash), and announce the registry
+    as it is to every reader. Returns how many chunks were deleted."""
     vouched = {r.doc_id: r for r in store.documents()}
     stale_docs, counts = set(), {}
     for chunk in store.iter_chunks(include_text=False):
@@ -144,6 +145,7 @@ def repair(store: Store) -> int:
     for doc_id, record in vouched.items():
         if counts.get(doc_id, 0) != record.chunks:  # registered but chunks missing: re-ingest
             store.unregister(doc_id)
+    store.bump()  # a run killed between vouching for documents and announcing them left readers unaware
     return removed
 
 

@@ -23,7 +23,16 @@ from conftest import PLAINSIGHT, chunks_of, cli_env, run_cli, snapshot, snapshot
 from bot.retrieve import HybridIndex
 from bot.store import Store, embedding_text
 from ingest.loaders import load_bytes, read_sidecar
-from ingest.pipeline import build_chunks, content_hash, delete_document, ingest_paths, repair
+from ingest.pipeline import (
+    build_chunks,
+    check,
+    content_hash,
+    delete_document,
+    embed_chunks,
+    ingest_paths,
+    registry_record,
+    repair,
+)
 
 ALPHA_V1 = "\n\n".join(
     f"Alpha county rule {n}. Deputies keep plate reads from the county line cameras for {n} weeks, "
@@ -119,6 +128,34 @@ def test_document_interrupted_mid_delete_is_invisible_and_repaired(tmp_path, mak
     assert not chunks_of(store, "beta")
     assert [r.doc_id for r in store.documents()] == ["gamma"]
     assert delete_document(store, "gamma") and store.chunk_count() == 0
+
+
+def test_document_vouched_for_but_never_announced_reaches_readers_after_the_next_run(tmp_path, make_store):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "gamma.txt").write_text(GAMMA, encoding="utf-8")
+    store = make_store()
+    ingest_paths(store, [docs])
+    reader = HybridIndex(store)
+    question = "orchard cameras catching fruit thieves"
+    assert reader.search(question, 5)[0].chunk.metadata["doc_id"] == "gamma"
+
+    # the crash: `commit` wrote beta's chunks and its registry entry, then died before `bump`
+    (docs / "beta.txt").write_text(BETA, encoding="utf-8")
+    item = check(store, str(docs / "beta.txt"), load_bytes("beta.txt", BETA.encode(), {}))
+    store.write_chunks(item.chunks, *embed_chunks(store, item.chunks))
+    store.registry.upsert(ids=[item.doc_id], embeddings=[[1.0]], metadatas=[registry_record(item)])
+    assert store.document("beta") is not None
+    assert "beta" not in {h.chunk.metadata["doc_id"] for h in reader.search(question, 5)}
+
+    ingest_paths(store, [])  # any next run, even one with nothing to ingest
+
+    assert reader.search(question, 5)[0].chunk.metadata["doc_id"] == "beta"
+    keys, fingerprint = [p.key for p in reader.snapshot().parts], store.fingerprint()
+    ingest_paths(store, [])  # announced again with nothing changed: the index is kept as it is
+    assert store.fingerprint() != fingerprint
+    assert reader.snapshot().fingerprint == store.fingerprint()
+    assert [p.key for p in reader.snapshot().parts] == keys
 
 
 WORDS = (
