@@ -115,7 +115,7 @@ def table(report: dict[str, Any]) -> Table:
 
     row("ingest: chunks", ingest, lambda r: r["chunks"])
     row("ingest: end-to-end chunks/s", ingest, lambda r: r["ingest_chunks_per_s"])
-    row("ingest: raw embed_documents chunks/s", ingest, lambda r: r["encode_chunks_per_s"])
+    row("ingest: raw embed_documents chunks/s (before+after)", ingest, lambda r: r["encode_chunks_per_s"])
     row("ingest: ratio end-to-end / raw", ingest, lambda r: r["ratio"])
     row("ingest: seconds end-to-end", ingest, lambda r: r["ingest_seconds"])
     row("ingest: peak RSS MB", ingest, lambda r: r["peak_rss_mb"])

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
         Path.home() / ".cache" / "plainsight",
         description="Where the ONNX export of the model is kept (shared by every store).",
     )
-    embedding_batch_size: int = Field(64, description="Passages per embedding batch.")
+    embedding_batch_size: int = Field(16, description="Passages per embedding batch.")
     chunk_size: int = Field(900, description="Target characters per chunk.")
     chunk_overlap: int = Field(150, description="Characters shared by neighbouring chunks.")
     max_file_mb: float = Field(50.0, description="Files larger than this are refused.")
