@@ -31,7 +31,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench.backends import BACKENDS
+from bench.backends import compare
 from bench.backends import table as backends_table
 from bench.cold import cold_start
 from bench.common import RESULTS, ROOT, disk_mb, loadavg, run_worker
@@ -199,12 +199,8 @@ def main() -> None:
     }
     print(f"load average at start: {report['loadavg_start']}", flush=True)
     started = time.perf_counter()
-    for backend in BACKENDS if args.backends else ():
-        print(f"backend: {backend}", flush=True)
-        passages = str(args.backends)
-        report["backends"].append(
-            run_worker("bench.backends", "--backend", backend, "--passages", passages, "--json")
-        )
+    if args.backends:
+        report["backends"] = compare(args.backends)
     for n in args.ingest_sizes:
         report["ingest"][n] = run_ingest(n)
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="plainsight-bench-"))
