@@ -6,7 +6,7 @@ by small Gaussian noise and re-normalised (so the HNSW graph is not full of exac
 Every collection of the seed (chunks, registry, and whatever else the store keeps per chunk) is
 copied generically, all metadata keys included; only doc_id, content_hash and jurisdiction change,
 consistently, so readers vouch for the copies exactly as for real documents. Records are written in
-big batches, the registry last, then one `register` stamps a new generation.
+big batches, the registry last, then one `bump` stamps a new generation.
 
 Run: `.venv/bin/python -m bench.fill DATA_DIR` (ingest corpus/ for real) or
 `.venv/bin/python -m bench.fill DATA_DIR --seed SEED_DIR --chunks 100000`. Prints one JSON line.
@@ -90,7 +90,7 @@ def fill(seed_dir: Path, data_dir: Path, chunks: int, seed: int = 7) -> dict[str
     batch = min(5000, store.client.get_max_batch_size())
     pending = {n: {k: list(v) for k, v in r.items()} for n, r in seeds.items()}  # the real ones, as they are
     rng = np.random.default_rng(seed)
-    total, written, last = len(seeds[source.chunks.name]["ids"]), 0, (docs[-1], docs[-1])
+    total, written = len(seeds[source.chunks.name]["ids"]), 0
 
     def flush() -> None:
         nonlocal written
@@ -112,14 +112,12 @@ def fill(seed_dir: Path, data_dir: Path, chunks: int, seed: int = 7) -> dict[str
                     for key, values in _copy(seeds[n], rows, doc, new, town, rng).items():
                         pending[n][key] += values
             total += len(groups[source.chunks.name][doc])
-            last = (doc, new)
             if len(pending[source.chunks.name]["ids"]) >= batch:
                 flush()
             if total >= chunks:
                 break
     flush()
-    got = store.registry.get(ids=[last[1]], include=["metadatas"])
-    store.register(last[1], got["metadatas"][0])  # stamps a new registry generation for readers
+    store.bump()  # readers see the filled store
     return {
         "chunks": store.chunks.count(),
         "documents": store.registry.count(),

@@ -37,7 +37,7 @@ import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
-from bot.sentences import unit
+from bot.sentences import int8, unit
 from bot.store import Chunk
 
 FORMAT = 1  # bump when the files' layout changes: older files are then ignored
@@ -85,12 +85,6 @@ class Column:
         return np.fromiter(map(keep, self.values), bool, len(self.values))[self.codes]
 
 
-def _int8(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to a peak of 127 and rounded: only their direction is used."""
-    peak = np.abs(vectors).max(axis=1, keepdims=True) if len(vectors) else vectors
-    return np.round(vectors / np.where(peak == 0, 1, peak) * 127).astype(np.int8)
-
-
 @dataclass(frozen=True)
 class SentenceTable:
     """Each chunk's sentences in flat arrays: chunk r's are rows `offsets[r]:offsets[r + 1]`.
@@ -135,7 +129,7 @@ def sentence_entry(stored: Sentences | None) -> tuple[np.ndarray, np.ndarray] | 
     if stored is None:
         return None
     spans, vectors = stored
-    return np.asarray(spans, np.int32).reshape(-1, 2), _int8(vectors)
+    return np.asarray(spans, np.int32).reshape(-1, 2), int8(vectors)
 
 
 @dataclass(frozen=True)

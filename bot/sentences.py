@@ -84,13 +84,17 @@ def unit(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.where(norms == 0, 1, norms)
 
 
+def int8(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to a peak of 127 and rounded: only their direction is used."""
+    peak = np.abs(vectors).max(axis=1, keepdims=True) if len(vectors) else vectors
+    return np.round(vectors / np.where(peak == 0, 1, peak) * 127).astype(np.int8)
+
+
 def pack(spans: list[tuple[int, int]], vectors: np.ndarray) -> dict[str, str]:
     """Spans and vectors as Chroma metadata strings."""
-    peak = np.abs(vectors).max(axis=1, keepdims=True)
-    quantized = np.round(vectors / np.where(peak == 0, 1, peak) * 127).astype(np.int8)
     return {
         "spans": ";".join(f"{s}:{e}" for s, e in spans),
-        "vectors": base64.b64encode(quantized.tobytes()).decode("ascii"),
+        "vectors": base64.b64encode(int8(vectors).tobytes()).decode("ascii"),
     }
 
 

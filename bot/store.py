@@ -226,9 +226,6 @@ class Store:
             return None
         return DocRecord.from_metadata(doc_id, got["metadatas"][0] or {})
 
-    def register(self, doc_id: str, meta: dict[str, Any]) -> None:
-        self.register_all({doc_id: meta})
-
     def register_all(self, records: dict[str, dict[str, Any]]) -> None:
         """Vouch for complete documents (registry metadata by doc_id) in one write, under one new
         generation: a write per document cost 5-15 ms each, and readers would rebuild per document."""

@@ -67,9 +67,7 @@ def test_a_document_deleted_after_the_index_was_saved_is_never_cited(make_store)
     store = towns(make_store)
     HybridIndex(store).snapshot()  # built and saved
     delete_document(store, "bexley")
-    ingest_document(
-        store, "Elmira.md", doc("elmira", "Elmira police keep plate data for a year.", "Elmira, CT")
-    )
+    ingest_document(store, "Elmira.md", ELMIRA)
 
     again = HybridIndex(reopened(store))
     found = {h.chunk.metadata["doc_id"] for h in again.search(QUESTION, 10)}
@@ -96,9 +94,7 @@ def test_the_saved_index_of_a_reset_store_is_ignored(make_store):
     for name in (store.chunks.name, store.registry.name, store.sentences.name):
         store.client.delete_collection(name)
     store = Store(Settings(data_dir=store.settings.data_dir), embeddings=store.embeddings)
-    ingest_document(
-        store, "Elmira.md", doc("elmira", "Elmira police keep plate data for a year.", "Elmira, CT")
-    )
+    ingest_document(store, "Elmira.md", ELMIRA)
 
     found = {h.chunk.metadata["doc_id"] for h in HybridIndex(store).search(QUESTION, 10)}
     assert found == {"elmira"}
