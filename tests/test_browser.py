@@ -517,6 +517,30 @@ def test_server_log_holds_no_questions(server):
     assert "Traceback" not in log, log
 
 
+def test_starting_the_app_asks_no_one_for_its_public_address(tmp_path, corpus_store):
+    """`make run` as it is (no `--server.address`): Streamlit's banner must not look up the public IP."""
+    env = cli_env(corpus_store.settings.data_dir)
+    streamlit = Path(sys.executable).with_name("streamlit")
+    log = tmp_path / "streamlit.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(streamlit), "run", str(ROOT / "streamlit_app.py"), "--server.port", str(free_port())],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while "URL:" not in log.read_text(errors="replace"):
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        time.sleep(2)  # the lookup, when made, comes right after the first URL line
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    text = log.read_text(errors="replace")
+    assert "URL: http://localhost:" in text
+    assert "External URL" not in text and "external IP" not in text, text
+
+
 def test_usage_statistics_are_off():
     config = (ROOT / ".streamlit" / "config.toml").read_text()
     assert re.search(r"^gatherUsageStats\s*=\s*false", config, re.M)
