@@ -6,6 +6,7 @@ busy cores). Each step runs in its own process so peak RSS is per store size:
 * backends: PyTorch, ONNX and int8 ONNX on the same passages, with their retrieval quality
   (`bench.backends`);
 * ingest: a synthetic corpus of each `--ingest-sizes` chunks (`bench.ingest`);
+* ocr: scanned pages recognised per second, render and Tesseract (`bench.ocr`, `--ocr-pages`);
 * ask: the starter corpus ingested for real, then stores of each `--ask-sizes` chunks filled by
   replicating it (`bench.fill`), each timed warm (`bench.ask`) and, for `--cold-sizes`, from a cold
   process (`bench.cold`); the largest is also profiled (bench/results/profile-<chunks>.txt).
@@ -170,6 +171,7 @@ def main() -> None:
     parser.add_argument(
         "--backends", type=int, default=256, help="passages per embedding backend compared (0: skip)"
     )
+    parser.add_argument("--ocr-pages", type=int, default=10, help="scanned pages OCR'd (0: skip)")
     parser.add_argument("--work-dir", type=Path, help="keep the stores here (default: a temporary folder)")
     parser.add_argument("--out", type=Path, default=RESULTS / "bench.json")
     parser.add_argument("--label", default="", help="a note stored with the results (e.g. 'before')")
@@ -194,6 +196,7 @@ def main() -> None:
         },
         "loadavg_start": loadavg(),
         "backends": [],
+        "ocr": {},
         "ingest": {},
         "ask": {},
     }
@@ -201,6 +204,9 @@ def main() -> None:
     started = time.perf_counter()
     if args.backends:
         report["backends"] = compare(args.backends)
+    if args.ocr_pages:
+        print(f"ocr: {args.ocr_pages} scanned pages", flush=True)
+        report["ocr"] = run_worker("bench.ocr", "--pages", str(args.ocr_pages), "--json")
     for n in args.ingest_sizes:
         report["ingest"][n] = run_ingest(n)
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="plainsight-bench-"))
@@ -218,6 +224,11 @@ def main() -> None:
     Console(width=160).print(table(report))
     if report["backends"]:
         Console(width=160).print(backends_table(report["backends"]))
+    if ocr := report["ocr"]:
+        print(
+            f"OCR: {ocr['pages']} scanned pages in {ocr['seconds']} s = {ocr['pages_per_s']} pages/s "
+            f"({ocr['dpi']} dpi, {ocr['languages']}, mean confidence {ocr['mean_confidence']})"
+        )
     print(f"load average: start {report['loadavg_start']}, end {report['loadavg_end']} (1/5/15 min)")
     print(f"took {report['minutes']} min; JSON in {args.out}")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,11 +1,13 @@
 """Load on `POST /v1/ask` over loopback: N concurrent clients for D seconds, per store mode.
 
 Run: `.venv/bin/python -m bench.load [--clients 20] [--duration 60] [--store embedded|chroma|both]
-[--workers 1]`. For each store it makes a throwaway store, indexes corpus/ with `plainsight ingest`
-(through a `chroma run` server for `chroma`), starts `plainsight serve` with the rate limit off,
-warms it up, then runs the clients: each sends questions from tests/eval/starter.jsonl (with their
-history) one after another. Prints requests/s, latency p50/p95/p99, errors (must be 0) and the
-server's CPU use, and writes bench/results/load.json. Or `--url` to load a server already running.
+[--workers 1] [--writer FOLDER]`. For each store it makes a throwaway store, indexes corpus/ with
+`plainsight ingest` (through a `chroma run` server for `chroma`), starts `plainsight serve` with the
+rate limit off, warms it up, then runs the clients: each sends questions from
+tests/eval/starter.jsonl (with their history) one after another. Prints requests/s, latency
+p50/p95/p99, errors (must be 0) and the server's CPU use, and writes bench/results/load.json. Or
+`--url` to load a server already running. With `--writer FOLDER`, a `plainsight ingest FOLDER`
+runs in another process while the clients ask (a writer beside the readers): errors must stay 0.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -80,7 +83,10 @@ def load_questions() -> list[dict]:
     return [{"question": c["question"], "history": c.get("history") or []} for c in cases]
 
 
-async def run_load(url: str, clients: int, duration: float, questions: list[dict]) -> dict:
+async def run_load(
+    url: str, clients: int, duration: float, questions: list[dict], busy: Callable[[], bool] | None = None
+) -> dict:
+    """`clients` clients asking for `duration` seconds, and for as long as `busy()` says so."""
     latencies: list[float] = []
     errors: dict[str, int] = {}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -89,7 +95,7 @@ async def run_load(url: str, clients: int, duration: float, questions: list[dict
 
         async def one_client(n: int) -> None:
             i = n * 7
-            while time.perf_counter() < deadline:
+            while time.perf_counter() < deadline or (busy is not None and busy()):
                 body = questions[i % len(questions)]
                 i += 1
                 started = time.perf_counter()
@@ -127,8 +133,11 @@ async def run_load(url: str, clients: int, duration: float, questions: list[dict
     }
 
 
-def bench_store(kind: str, clients: int, duration: float, workers: int, corpus: Path) -> dict:
-    """Index the corpus into a fresh store of `kind`, serve it, load it."""
+def bench_store(
+    kind: str, clients: int, duration: float, workers: int, corpus: Path, writer: Path | None = None
+) -> dict:
+    """Index the corpus into a fresh store of `kind`, serve it, load it (with `writer` ingested
+    by another process meanwhile)."""
     questions = load_questions()
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         tmp_path = Path(tmp)
@@ -177,8 +186,32 @@ def bench_store(kind: str, clients: int, duration: float, workers: int, corpus: 
         url = f"http://127.0.0.1:{port}"
         asyncio.run(run_load(url, clients, min(10.0, duration), questions))  # warm-up: caches, threads
         cpu_before = cpu_seconds(server.pid)
-        result = asyncio.run(run_load(url, clients, duration, questions))
+        ingest = None
+        if writer:
+            started = time.perf_counter()
+            ingest = subprocess.Popen(
+                [str(BIN / "plainsight"), "ingest", str(writer), "--json"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        writing = (lambda: ingest.poll() is None) if ingest is not None else None  # load it all along
+        result = asyncio.run(run_load(url, clients, duration, questions, writing))
         result["server_cpu_cores"] = round((cpu_seconds(server.pid) - cpu_before) / result["seconds"], 2)
+        if ingest is not None:
+            out, err = ingest.communicate()
+            report = json.loads(out) if ingest.returncode in (0, 1) and out.strip() else {}
+            result["writer"] = {
+                "folder": str(writer),
+                "exit": ingest.returncode,
+                "seconds": round(time.perf_counter() - started, 1),
+                "added": report.get("added"),
+                "failed": report.get("failed"),
+                "error": err.strip().splitlines()[-1]
+                if ingest.returncode not in (0, 1) and err.strip()
+                else "",
+            }
     return {"store": kind, "workers": workers, "chunks": chunks, **result}
 
 
@@ -190,6 +223,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="API worker processes (chroma only)")
     parser.add_argument("--corpus", type=Path, default=ROOT / "corpus")
     parser.add_argument("--url", help="load this running server instead (its rate limit must be off)")
+    parser.add_argument("--writer", type=Path, help="a folder `plainsight ingest` adds while the clients ask")
     args = parser.parse_args()
 
     if args.url:
@@ -202,7 +236,9 @@ def main() -> None:
     else:
         kinds = ["embedded", "chroma"] if args.store == "both" else [args.store]
         results = [
-            bench_store(k, args.clients, args.duration, args.workers if k == "chroma" else 1, args.corpus)
+            bench_store(
+                k, args.clients, args.duration, args.workers if k == "chroma" else 1, args.corpus, args.writer
+            )
             for k in kinds
         ]
     keys = [
@@ -220,11 +256,13 @@ def main() -> None:
     print("  ".join(f"{k:>14}" for k in keys))
     for r in results:
         print("  ".join(f"{r.get(k, ''):>14}" for k in keys))
+        if "writer" in r:
+            print(f"  writer beside it: {json.dumps(r['writer'])}")
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     payload = {"cpus": os.cpu_count(), "results": results}
     (out / "load.json").write_text(json.dumps(payload, indent=2) + "\n")
-    if any(r["errors"] for r in results):
+    if any(r["errors"] or r.get("writer", {}).get("exit", 0) not in (0, None) for r in results):
         sys.exit(1)
 
 

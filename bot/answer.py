@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from itertools import islice
@@ -28,19 +28,20 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from bot.answerability import GENERIC, UNIT_FEATURES, Models, asked_types, load_models, supplies
 from bot.question import names_in
 from bot.retrieve import Hit
-from bot.sentences import sentence_spans
+from bot.source_kinds import source_kind, source_label
+from bot.units import answer_units, display, kind_of
 
-MAX_SENTENCES = 5
-# Sentence score weights: meaning (cosine to the question), the question's words, the passage's
-# own similarity, names the question mentions, the expected kind of answer; tuned on the starter set.
-W_MEANING, W_WORDS, W_PASSAGE, W_NAMES, W_TYPE, W_PRONOUN = 0.55, 0.3, 0.15, 0.15, 0.12, 0.05
-FLOOR_GAP = 0.2
-REACH = 0.3  # `select` never quotes a sentence scoring further than this below the best one
-SENTENCE_HITS = 8  # only the best passages are split into candidate sentences
+# The ranker's scores are probabilities, so how far below the best unit another may be and still
+# be quoted is a share of the best one's: the fitted `Models.floor` for the units of a plain
+# answer, REACH for what `select` can use at all (the other side of a dispute).
+REACH = 0.3
+SENTENCE_HITS = 16  # only the best passages are split into candidate sentences
 PER_PASSAGE = 3  # sentences quoted from one passage at most
 MIN_CHARS, MAX_CHARS = 25, 600
+MIN_FACT_CHARS = 8  # "Cameras: 13"
 DUPLICATE_OVERLAP = 0.6
 SAME_MEANING = 0.9
 CONTRAST = re.compile(
@@ -57,20 +58,20 @@ SOURCES_SILENT = re.compile(
     r"include|cover|show|answer|mention|name|identify)\b",
     re.I,
 )
-ANSWER_TYPES = (  # what kind of sentence answers a question of each kind
-    (re.compile(r"^\s*who\b", re.I), re.compile(r"\b[A-Z][a-z]+ [A-Z][a-z]+\b")),
-    (re.compile(r"\bhow (long|often|soon)\b", re.I),
-     re.compile(r"\b(\d+|one|two|three|five|six|ten)[- ](days?|weeks?|months?|years?|hours?)\b", re.I)),
-    (re.compile(r"\bhow (many|much)\b|\bwhat (share|percent|number)\b", re.I), re.compile(r"\d")),
-    (re.compile(r"^\s*when\b|\bwhat year\b", re.I),
-     re.compile(r"\b(19|20)\d\d\b|\b(January|February|March|April|May|June|July|August|September|"
-                r"October|November|December)\b")),
-    (re.compile(r"^\s*(which|what) (\w+ ){0,3}(departments|agencies|cities|towns|counties|states|"
-                r"companies|vendors|places)\b", re.I),
-     re.compile(r"(\b[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)*, ){2,}")),  # a list of names
-    (re.compile(r"\b(say|said|respond|responded|response|react)\b", re.I),
-     re.compile(r"\b(said|says|told|stated|statement|responded|added)\b|[\"“]", re.I)),
-)  # fmt: skip
+CONTESTED = re.compile(  # a question that asks whether a claim holds, or what each side says
+    r"\b(true|really|actually|claims?|claimed|lie|lied|lying|accus\w*|den(y|ies|ied)|disputes?|"
+    r"respond\w*|react\w*|for and against|both sides|legal|worth|back up|profiling)\b",
+    re.I,
+)
+LISTS = re.compile(  # a question whose answer is a set of records
+    r"\b(which|what (kinds?|types?|sorts?) of|list|any|all|where|what \w+ (technolog\w*|agencies|cities|"
+    r"towns|departments|companies))\b",
+    re.I,
+)
+SECOND_ASK = re.compile(r"(?:,\s*|;\s*|\s)and\s+(?=(?:how|what|who|when|where|which|whom)\b)", re.I)
+MAX_RECORDS, PER_RECORD = 12, 2  # records listed, units quoted from a long one (its two best fields)
+RECORD_CHARS = 320  # a record up to this long is quoted whole
+CONTEXT = ("title", "jurisdiction", "section", "doc_id")  # what says whose a unit is, besides its text
 CLOSERS = "\"'”’)]"  # may follow a sentence's final stop
 PRONOUN_START = re.compile(r"^(he|she|they|it|this|that|these|those|his|her|their)\b", re.I)
 ARTICLE = frozenset("the a an this that these those its his her their".split())
@@ -110,9 +111,33 @@ class Citation:
     score: float
 
 
+STATUSES = {  # an answer's outcome, and how every interface says it in words
+    "answered": "Answered from the documents",
+    "partial": "Partly answered: the documents cover only part of the question",
+    "refused_no_evidence": "Not answered: the documents don't say",
+    "refused_unknown_place": "Not answered: the documents don't mention that place",
+    "refused_off_topic": "Not answered: outside what these documents cover",
+}
+MARK = re.compile(r"\[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a disagreement: who says it, what kind of source that is, and its citations."""
+
+    label: str
+    kind: str
+    citations: tuple[int, ...]
+    text: str
+
+
 @dataclass(frozen=True)
 class Answer:
-    """The one answer object every interface shows: text with [n] markers, or a refusal."""
+    """The one answer object every interface shows: text with [n] markers, or a refusal.
+
+    Its invariants are checked where it is made, so no interface can show an unsourced answer:
+    an answer that is not refused cites at least one source and every [n] in its text names one of
+    its citations; a refusal cites nothing."""
 
     question: str
     text: str
@@ -120,10 +145,32 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     mode: str = "grounded"
     trace: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+    status: str = ""
+    sides: tuple[Side, ...] = ()
+    unanswered: str = ""  # for a partial answer: the part of the question the documents don't answer
+
+    def __post_init__(self) -> None:
+        status = self.status or ("refused_no_evidence" if self.refused else "answered")
+        object.__setattr__(self, "status", status)
+        if status not in STATUSES or self.refused != status.startswith("refused"):
+            raise ValueError(f"answer status {status!r} does not match refused={self.refused}")
+        numbers = {c.n for c in self.citations}
+        if self.refused and (self.citations or self.sides):
+            raise ValueError("a refusal cites nothing")
+        if not self.refused and (not numbers or any(int(n) not in numbers for n in MARK.findall(self.text))):
+            raise ValueError("an answer must cite its sources, and every [n] must be one of them")
+        if any(n not in numbers for side in self.sides for n in side.citations):
+            raise ValueError("a side cites a source the answer does not")
+
+    @property
+    def status_text(self) -> str:
+        return STATUSES[self.status]
 
     def to_dict(self, explain: bool = False) -> dict[str, Any]:
         data = asdict(self)
         data["citations"] = [asdict(c) for c in self.citations]
+        data["sides"] = [asdict(s) for s in self.sides]
+        data["status_text"] = self.status_text
         if not explain:
             data.pop("trace")
         return data
@@ -138,9 +185,11 @@ class Sentence:
     vector: np.ndarray = field(compare=False, repr=False)
     score: float = 0.0
     words: frozenset[str] = field(default=frozenset(), compare=False, repr=False)  # content words
+    similarity: float = field(default=0.0, compare=False)  # cosine to the question
 
-    def scored(self, score: float) -> Sentence:
-        return Sentence(self.hit_index, self.start, self.end, self.text, self.vector, score, self.words)
+    def scored(self, score: float, similarity: float | None = None) -> Sentence:
+        sim = self.similarity if similarity is None else similarity
+        return Sentence(self.hit_index, self.start, self.end, self.text, self.vector, score, self.words, sim)
 
 
 def words(text: str) -> list[str]:
@@ -156,6 +205,26 @@ def content_words(text: str) -> set[str]:
 @lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
     return SUFFIX.sub("", word) if len(word) > 4 else word
+
+
+def said_with_context(hits: list[Hit], units: list[Sentence]) -> str:
+    """The units' text with what says whose they are (their documents' title, place, section and
+    file name), lowercased."""
+    meta = [hits[u.hit_index].chunk.metadata for u in units]
+    said = [u.text for u in units] + [str(m.get(k, "")) for m in meta for k in CONTEXT]
+    return " ".join(said).replace("-", " ").lower()
+
+
+def place_words(question: str) -> set[str]:
+    """The words of the places and agencies a question names ("Buena Park PD" -> buena, park),
+    without the words every agency's name has."""
+    return {w for n in names_in(question) if not n.isupper() for w in words(n)} - GENERIC
+
+
+def _bigrams(text: str) -> set[tuple[str, str]]:
+    """Pairs of neighbouring content words, stemmed ("reasonable suspicion", "hot list")."""
+    found = [_stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1]
+    return set(zip(found, found[1:]))
 
 
 def continues(before: Sentence | None, after: Sentence) -> bool:
@@ -175,16 +244,41 @@ def _clean(sentence: str) -> str:
     return " ".join(sentence.split())
 
 
-def _is_answerable(sentence: str) -> bool:
-    """A whole sentence that states something: not a heading, a title, a link list, or a fragment
-    that a page break or a chunk boundary cut out of a longer sentence. (Tried on some 30
-    sentences per question, so the cheap tests come first.)"""
-    text = _clean(sentence)
+def _is_answerable(unit: str) -> bool:
+    """A unit that states something: a whole sentence (not a heading, a title, a link list, or a
+    fragment that a page break or a chunk boundary cut out of a longer sentence), or a label with
+    its value, a "Label: value" line or a list item that carries words or a number. (Tried on some
+    30 units per question, so the cheap tests come first.)"""
+    kind = kind_of(unit)
+    if kind != "sentence":
+        return _is_fact(_clean(unit), kind)
+    text = _clean(unit)
     if not MIN_CHARS <= len(text) <= MAX_CHARS or text[0].islower() or not _complete(text):
         return False
     if text.startswith(("#", "- [", "See ")) or text.count("|") > 2 or _navigation(text):
         return False
+    if text.count(": ") > 2 and ". " in text:  # a whole record ("City: X. State: Y. ..."), not a sentence
+        return False
     return sum(1 for _ in islice(LETTERS.finditer(text), 4)) == 4
+
+
+def _is_fact(text: str, kind: str) -> bool:
+    """A non-sentence unit worth quoting: its value has a number or a few words, and it is not
+    navigation. A list item must be long enough to say something on its own."""
+    if not MIN_FACT_CHARS <= len(text) <= MAX_CHARS + 100 or _navigation(text):
+        return False
+    value = text.split(":", 1)[1] if kind in ("pair", "field") and ":" in text else text
+    if kind == "item":
+        return len(text) >= MIN_CHARS and sum(1 for _ in islice(LETTERS.finditer(value), 4)) >= 4
+    return any(c.isdigit() for c in value) or sum(1 for _ in islice(LETTERS.finditer(value), 2)) == 2
+
+
+def _bare_field(text: str) -> bool:
+    """A record's field that only names a value ("Agency: Tiburon Police Department.", "Link 1
+    Source: MuckRock."): it says something only beside the rest of its record, so it is quoted in
+    a listing of records, never as an answer of its own."""
+    label, sep, value = text.partition(": ")
+    return bool(sep) and len(label.split()) <= 4 and len(value.split()) <= 6
 
 
 def _complete(text: str) -> bool:
@@ -204,10 +298,10 @@ def _navigation(text: str) -> bool:
 
 
 def _within_reach(ranked: Iterable[Sentence]) -> list[Sentence]:
-    """The best-first sentences down to `REACH` below the first: all that `select` can use."""
+    """The best-first units down to `REACH` of the first one's score: all that `select` can use."""
     kept: list[Sentence] = []
     for s in ranked:
-        if kept and s.score < kept[0].score - REACH:
+        if kept and s.score < kept[0].score * REACH:
             break
         kept.append(s)
     return kept
@@ -218,8 +312,8 @@ class GroundedAnswerer:
     """Composes a short cited answer from retrieved passages, or refuses."""
 
     embeddings: Embeddings
-    threshold: float = 0.42
-    max_sentences: int = MAX_SENTENCES
+    threshold: float | None = None  # probability below which to refuse; None = the fitted cut-off
+    models: Models = field(default_factory=load_models, repr=False)
     _vectors: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -240,14 +334,18 @@ class GroundedAnswerer:
         """How well the best passage matches the question (cosine similarity)."""
         return max((h.dense for h in hits), default=0.0)
 
-    def _sentences(self, hits: list[Hit]) -> list[Sentence]:
-        """Answerable sentences of the best passages, with their vectors (stored, else embedded)."""
+    def _sentences(self, hits: list[Hit], first: int = 0) -> list[Sentence]:
+        """Answerable units of the best passages (and of every passage from `first` on: the
+        dataset records), with their vectors (stored, else embedded)."""
         found, todo = [], []
-        for i, hit in enumerate(hits[:SENTENCE_HITS]):
-            spans, vectors = hit.sentences or (sentence_spans(hit.chunk.text), None)
+        for i, hit in enumerate(hits):
+            if SENTENCE_HITS <= i < first:
+                continue
+            spans, vectors = hit.sentences or (answer_units(hit.chunk.text), None)
+            record = hit.chunk.metadata.get("doc_type") == "dataset"
             for j, (start, end) in enumerate(spans):
                 text = hit.chunk.text[start:end]
-                if _is_answerable(text):
+                if _is_answerable(text) and not (record and _bare_field(text)):
                     vector = None if vectors is None else vectors[j]
                     found.append(Sentence(i, start, end, text, vector, words=frozenset(content_words(text))))
                     if vectors is None:
@@ -257,33 +355,62 @@ class GroundedAnswerer:
                 found[index] = replace(found[index], vector=vector)
         return found
 
-    def candidates(self, question: str, hits: list[Hit], q_vec: np.ndarray | None = None) -> list[Sentence]:
+    def unit_features(
+        self, question: str, hits: list[Hit], found: list[Sentence], sims: np.ndarray
+    ) -> np.ndarray:
+        """`bot.answerability.UNIT_FEATURES` of every candidate unit, one row each."""
         q_words = {_stem(w) for w in content_words(question)}
-        names = [n.lower() for n in names_in(question) if not n.isupper()]
-        wanted = [shape for cue, shape in ANSWER_TYPES if cue.search(question)]
-        found = self._sentences(hits)
+        wanted = [shape for _, shape in asked_types(question)]
+        bags = [{_stem(w) for w in s.words} for s in found]
+        # a question word that most candidates share ("Norwalk" in every Norwalk passage) says
+        # little; a rare one ("mayor") points at the unit that answers: weight by local IDF
+        idf = {w: math.log(1 + len(found) / (1 + sum(w in b for b in bags))) for w in q_words}
+        q_weight = sum(idf.values()) or 1.0
+        rare = set(sorted(q_words, key=lambda w: (-idf[w], w))[:2])
+        place = place_words(question)
+        contexts = [
+            set(words(" ".join(str(h.chunk.metadata.get(k, "")) for k in CONTEXT).replace("-", " ")))
+            for h in hits
+        ]
+        lexicals = [sum(idf[w] for w in q_words & b) / q_weight for b in bags]
+        best_sim, best_lexical = float(max(sims)), max(lexicals)
+        pairs = _bigrams(question)
+        rows = []
+        for s, sim, s_words, lexical in zip(found, sims, bags, lexicals):
+            hit, lower = hits[s.hit_index], s.text.lower()
+            rows.append((
+                float(sim),
+                lexical,
+                len(rare & s_words) / len(rare) if rare else 0.0,
+                hit.dense,
+                1 / (1 + s.hit_index),
+                len(place & (own := set(words(lower)))) / len(place) if place else 1.0,
+                len(place & (own | contexts[s.hit_index])) / len(place) if place else 1.0,
+                sum(supplies(shape, s.text, question) for shape in wanted) / len(wanted) if wanted else 1.0,
+                float(bool(PRONOUN_START.match(s.text))),
+                float(kind_of(s.text) != "sentence"),
+                float(hit.chunk.metadata.get("doc_type") == "dataset"),
+                float(any(c.isdigit() for c in s.text)),
+                min(len(s.text) / 300, 2.0),
+                float(sim) - best_sim,
+                lexical - best_lexical,
+                len(pairs & _bigrams(s.text)) / len(pairs) if pairs else 0.0,
+            ))  # fmt: skip
+        return np.array(rows, dtype=np.float64).reshape(len(found), len(UNIT_FEATURES))
+
+    def candidates(
+        self, question: str, hits: list[Hit], q_vec: np.ndarray | None = None, first_record: int | None = None
+    ) -> list[Sentence]:
+        """Every quotable unit of the best passages (and of the records, from `first_record` on),
+        scored by the fitted ranker (the probability that it states what the question asks)."""
+        found = self._sentences(hits, len(hits) if first_record is None else first_record)
         if not found:
             return []
         if q_vec is None:
             q_vec = np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
         sims = np.stack([s.vector for s in found]) @ q_vec
-        bags = [{_stem(w) for w in s.words} for s in found]
-        # a question word that most candidates share ("Norwalk" in every Norwalk passage) says
-        # little; a rare one ("mayor") points at the sentence that answers: weight by local IDF
-        idf = {w: math.log(1 + len(found) / (1 + sum(w in b for b in bags))) for w in q_words}
-        q_weight = sum(idf.values()) or 1.0
-        scored = []
-        for s, sim, s_words in zip(found, sims, bags):
-            lexical = sum(idf[w] for w in q_words & s_words) / q_weight
-            score = W_MEANING * float(sim) + W_WORDS * lexical + W_PASSAGE * hits[s.hit_index].dense
-            if PRONOUN_START.match(s.text):
-                score -= W_PRONOUN
-            if names:
-                lower = s.text.lower()
-                score += W_NAMES * sum(n in lower for n in names) / len(names)
-            if wanted:
-                score += W_TYPE * sum(bool(shape.search(s.text)) for shape in wanted) / len(wanted)
-            scored.append(s.scored(score))
+        scores = self.models.ranker.probabilities(self.unit_features(question, hits, found, sims))
+        scored = [s.scored(float(p), float(sim)) for s, p, sim in zip(found, scores, sims)]
         scored = [
             t.scored(max(t.score, p.score - CONTINUATION_GAP)) if continues(p, t) else t
             for p, t in zip([None, *scored], scored)
@@ -301,15 +428,16 @@ class GroundedAnswerer:
         others = [c.vector for c in chosen if c.hit_index != s.hit_index]
         return bool(others) and bool((np.stack(others) @ s.vector).max() > SAME_MEANING)
 
-    def select(self, question: str, ranked: list[Sentence]) -> list[Sentence]:
-        """Best sentences, no near-duplicates, a few per passage, both sides if disputed."""
+    def select(self, question: str, ranked: list[Sentence], kinds: Sequence[str] = ()) -> list[Sentence]:
+        """Best units, no near-duplicates, a few per passage, both sides if disputed. `kinds`: the
+        kind of source of each passage (`bot.source_kinds`)."""
         if not ranked:
             return []
-        floor = max(ranked[0].score - FLOOR_GAP, 0.3)
+        floor, most = ranked[0].score * self.models.floor, self.models.max_units
         chosen: list[Sentence] = []
         per_hit: dict[int, int] = {}
         for s in ranked:
-            if s.score < floor or len(chosen) >= self.max_sentences:
+            if s.score < floor or len(chosen) >= most:
                 break
             if per_hit.get(s.hit_index, 0) >= PER_PASSAGE or self._duplicate(s, chosen):
                 continue
@@ -317,7 +445,7 @@ class GroundedAnswerer:
             per_hit[s.hit_index] = per_hit.get(s.hit_index, 0) + 1
         if len(chosen) < 2:  # a short answer still deserves a second supporting sentence
             for s in ranked[1:]:
-                if s.score >= ranked[0].score - 0.2 and s not in chosen and not self._duplicate(s, chosen):
+                if s.score >= floor and s not in chosen and not self._duplicate(s, chosen):
                     chosen.append(s)
                     break
         names = [n.lower() for n in names_in(question) if not n.isupper()]
@@ -328,33 +456,198 @@ class GroundedAnswerer:
         if chosen and not any(disputes(c.text) for c in chosen):
             disputed = [
                 s for s in ranked
-                if s.score >= ranked[0].score - REACH and disputes(s.text) and s not in chosen
+                if s.score >= ranked[0].score * REACH and disputes(s.text) and s not in chosen
                 and not self._duplicate(s, chosen)
             ]  # fmt: skip
             if disputed:
-                if len(chosen) >= self.max_sentences:
+                if len(chosen) >= most:
                     chosen.pop()
                 chosen.append(disputed[0])
+        if kinds and chosen and contested(question, ranked):
+            have = {kinds[c.hit_index] for c in chosen}
+            other = [
+                s for s in ranked
+                if kinds[s.hit_index] not in have and s.score >= ranked[0].score * REACH
+                and not self._duplicate(s, chosen)
+            ]  # fmt: skip
+            if other:  # the other kind of source's best word on it, a denial first
+                if len(chosen) >= most:
+                    chosen.pop()
+                chosen.append(next((o for o in other if CONTRAST.search(o.text)), other[0]))
         return chosen
 
+    @staticmethod
+    def _names_place(question: str, hits: list[Hit], chosen: list[Sentence]) -> bool:
+        """Whether the chosen units (or their documents' names) name the place asked about."""
+        return place_words(question) <= set(words(said_with_context(hits, chosen)))
+
+    def features(
+        self, question: str, hits: list[Hit], ranked: list[Sentence], chosen: list[Sentence]
+    ) -> dict:
+        """What `bot.answerability` judges: how much of *this* question the chosen units answer."""
+        q_words = {_stem(w) for w in content_words(question)}
+        bags = [{_stem(w) for w in s.words} for s in ranked]
+        idf = {w: math.log(1 + len(bags) / (1 + sum(w in b for b in bags))) for w in q_words}
+        said = set().union(*({_stem(w) for w in c.words} for c in chosen)) if chosen else set()
+        names = [n for n in names_in(question) if not n.isupper()]
+        name_words = {_stem(w) for n in names for w in content_words(n)}
+
+        def covered(wanted: set[str]) -> float:
+            total = sum(idf[w] for w in wanted)
+            return sum(idf[w] for w in wanted & said) / total if total else 1.0
+
+        rare = set(sorted(q_words, key=lambda w: -idf[w])[:2])
+        context = said_with_context(hits, chosen)
+        asked = asked_types(question)
+        attribute = q_words - name_words
+
+        def focus(c: Sentence, with_words: bool) -> float:
+            """One unit that names the place, supplies the asked type and (optionally) the
+            asked attribute's words: an answer rather than a related sentence."""
+            where = said_with_context(hits, [c])
+            named = sum(n.lower() in where for n in names) / len(names) if names else 1.0
+            typed = float(all(supplies(t, c.text, question) for _, t in asked))
+            total = sum(idf[w] for w in attribute)
+            own = {_stem(w) for w in c.words}
+            words = sum(idf[w] for w in attribute & own) / total if total and with_words else 1.0
+            return named * typed * words
+
+        return {
+            "focus": max((focus(c, True) for c in chosen), default=0.0),
+            "typed_focus": max((focus(c, False) for c in chosen), default=0.0),
+            "unit_probability": max((c.score for c in chosen), default=0.0),
+            "unit_similarity": max((c.similarity for c in chosen), default=0.0),
+            "passage_similarity": self.support(hits),
+            "coverage": covered(q_words),
+            "rare_coverage": covered(rare),
+            "attribute_coverage": covered(q_words - name_words),
+            "type_missing": float(
+                any(not any(supplies(t, c.text, question) for c in chosen) for _, t in asked)
+            ),
+            "names_missing": sum(n.lower() not in context for n in names) / len(names) if names else 0.0,
+            "sources": float(min(3, len({hits[c.hit_index].chunk.metadata.get("doc_id") for c in chosen}))),
+        }
+
     def answer(
-        self, question: str, hits: list[Hit], explain: bool = False, q_vec: np.ndarray | None = None
+        self,
+        question: str,
+        hits: list[Hit],
+        explain: bool = False,
+        q_vec: np.ndarray | None = None,
+        records: Sequence[Hit] = (),
     ) -> Answer:
-        support = self.support(hits)
+        """`records`: every dataset row about what the question names (`HybridIndex.records`);
+        they compete with the passages unit by unit, and when one wins a question that asks for a
+        set ("Which ...", "What kind of ..."), all of them are listed."""
+        known = {h.chunk.id for h in hits}
+        first_record = len(hits)
+        hits = [*hits, *(r for r in records if r.chunk.id not in known)]
+        support = self.support(hits[:first_record])
         trace = tuple(
             {"chunk_id": h.chunk.id, "fused": round(h.score, 5), "similarity": round(h.dense, 4),
              "lexical": round(h.lexical, 3)}
             for h in hits
         ) if explain else ()  # fmt: skip
-        if support < self.threshold:
-            return Answer(question, REFUSAL, True, trace=trace)
-        ranked = self.candidates(question, hits, q_vec)
+        if support < self.models.off_topic:  # nothing in the documents is even about this
+            return Answer(question, REFUSAL, True, trace=trace, status="refused_off_topic")
+        ranked = self.candidates(question, hits, q_vec, first_record)
         if ranked and SOURCES_SILENT.search(ranked[0].text):  # the documents say they don't know
             return Answer(question, REFUSAL, True, trace=trace)
-        chosen = self.select(question, _within_reach(s for s in ranked if not SOURCES_SILENT.search(s.text)))
+        usable = _within_reach(s for s in ranked if not SOURCES_SILENT.search(s.text))
+        chosen = self.select(question, usable, [source_kind(h.chunk.metadata) for h in hits])
         if not chosen:
             return Answer(question, REFUSAL, True, trace=trace)
-        return compose(question, hits, chosen, trace)
+        rows = {i for i, h in enumerate(hits) if h.chunk.id in {r.chunk.id for r in records}}
+        if (
+            rows
+            and LISTS.search(question)
+            and (any(c.hit_index in rows for c in chosen) or not self._names_place(question, hits, chosen))
+        ):
+            chosen = listed(question, hits, ranked, chosen, rows)
+        answered, missing = parts_answered(question, chosen)
+        features = self.features(answered, hits, ranked, chosen)
+        probability = self.models.answerable.probability(features)
+        cutoff = self.models.cutoff if self.threshold is None else self.threshold
+        if explain:
+            trace += ({"answerability": {k: round(v, 4) for k, v in features.items()},
+                       "probability": round(probability, 4), "cutoff": cutoff},)  # fmt: skip
+        if probability < cutoff:
+            return Answer(question, REFUSAL, True, trace=trace)
+        answer = compose(question, hits, chosen, trace)
+        if not missing:
+            return answer
+        text = f"{answer.text} The documents I have don't answer this part: {missing.rstrip('?. ')}?"
+        return replace(answer, text=text, status="partial", unanswered=missing)
+
+
+def parts_answered(question: str, chosen: list[Sentence]) -> tuple[str, str]:
+    """(the part of the question to judge, the part no chosen unit answers). For a question of
+    two asks ("How long is it kept, and who can see it?") where the chosen units answer one and
+    not the other, the answered one and the other; else (the question, ''). An ask is judged by
+    the kind of answer it wants (a duration, an amount, a count, a date, a name)."""
+    parts = [p.strip(" ,;?") for p in SECOND_ASK.split(question) if p and p.strip(" ,;?")]
+    if len(parts) != 2:
+        return question, ""
+    answered = []
+    for part in parts:
+        asked = asked_types(part)
+        if not asked:
+            return question, ""  # an ask without a kind of answer cannot be judged unanswered
+        answered.append(all(any(supplies(t, c.text, question) for c in chosen) for _, t in asked))
+    if answered.count(True) != 1:
+        return question, ""
+    return parts[answered.index(True)] + "?", parts[answered.index(False)]
+
+
+def listed(
+    question: str, hits: list[Hit], ranked: list[Sentence], chosen: list[Sentence], rows: set[int]
+) -> list[Sentence]:
+    """The answer as a list of records (passages `rows`, in the order retrieval found them): each
+    whole when it is short, else its two best units; then what else was chosen from documents
+    that names the place asked about (other rows of a dataset do not)."""
+    best: dict[int, list[Sentence]] = {}
+    for s in ranked:
+        if s.hit_index in rows and len(kept := best.setdefault(s.hit_index, [])) < PER_RECORD:
+            kept.append(s)
+    listing: list[Sentence] = []
+    for i in sorted(rows)[:MAX_RECORDS]:
+        text, units = hits[i].chunk.text, best.get(i, [])
+        if len(text) <= RECORD_CHARS or not units:
+            vector = units[0].vector if units else np.zeros(0, np.float32)
+            score = max((u.score for u in units), default=0.0)
+            listing.append(
+                Sentence(i, 0, len(text), text, vector, score, frozenset(content_words(text)), hits[i].dense)
+            )
+        else:
+            listing += units
+    place = place_words(question)
+    documents = [
+        c for c in chosen
+        if hits[c.hit_index].chunk.metadata.get("doc_type") != "dataset"
+        and place <= set(words(said_with_context(hits, [c])))
+    ]  # fmt: skip
+    return [*listing, *documents]
+
+
+def contested(question: str, ranked: Sequence[Sentence]) -> bool:
+    """Whether both sides are wanted: the question asks if a claim holds, or one of the best
+    units disputes another."""
+    return bool(CONTESTED.search(question)) or any(CONTRAST.search(s.text) for s in ranked[:3])
+
+
+def sides_of(hits: list[Hit], chosen: list[Sentence], numbers: dict[int, int]) -> tuple[Side, ...]:
+    """The chosen units grouped by kind of source, when there are two kinds or more and one of
+    them disputes: each side with who says it and its citations."""
+    kinds = {s.hit_index: source_kind(hits[s.hit_index].chunk.metadata) for s in chosen}
+    if len(set(kinds.values())) < 2 or not any(CONTRAST.search(s.text) for s in chosen):
+        return ()
+    sides = []
+    for kind in dict.fromkeys(kinds[s.hit_index] for s in chosen):
+        units = [s for s in chosen if kinds[s.hit_index] == kind]
+        cited = tuple(dict.fromkeys(numbers[s.hit_index] for s in units))
+        label = source_label(hits[units[0].hit_index].chunk.metadata)
+        sides.append(Side(label, kind, cited, " ".join(display(s.text) for s in units)))
+    return tuple(sides)
 
 
 def citation_for(n: int, hit: Hit, quote: str) -> Citation:
@@ -392,7 +685,7 @@ def compose(question: str, hits: list[Hit], chosen: list[Sentence], trace: tuple
     for s in chosen:
         n = numbers.setdefault(s.hit_index, len(numbers) + 1)
         spans.setdefault(s.hit_index, []).append(s)
-        parts.append(f"{_clean(s.text)} [{n}]")
+        parts.append(f"{display(s.text)} [{n}]")
     citations = []
     for hit_index, n in numbers.items():
         used = spans[hit_index]
@@ -400,4 +693,5 @@ def compose(question: str, hits: list[Hit], chosen: list[Sentence], trace: tuple
         start, end = min(s.start for s in used), max(s.end for s in used)
         quote = text[start:end] if end - start <= 1200 else used[0].text
         citations.append(citation_for(n, hits[hit_index], quote))
-    return Answer(question, " ".join(parts), False, tuple(citations), trace=trace)
+    sides = sides_of(hits, chosen, numbers)
+    return Answer(question, " ".join(parts), False, tuple(citations), trace=trace, sides=sides)

@@ -16,7 +16,15 @@ Staff (`Authorization: Bearer <PLAINSIGHT_API_KEY>`; answered 403 while no key i
 
 One process builds one store and one chain (at start-up, in the lifespan) and answers in a thread
 pool. Request bodies are capped before they are read; questions are never logged (run with the
-access log off, as `plainsight serve` does, because a search URL carries its query).
+access log off, as `plainsight serve` does, because a search URL carries its query), nor echoed in
+an error: a malformed request is answered with where and why, without its input, and an
+unexpected failure is logged by its error type alone. Text that is not valid Unicode (a lone
+surrogate such as "\ud800" from JSON) is mended with U+FFFD rather than failing later.
+
+Staff writes go through the store's writer lock (`Store.writing`): while another process writes
+to the embedded store, an upload waits `PLAINSIGHT_WRITE_LOCK_TIMEOUT` at most and is then
+answered 503 with who holds the store. URLs are fetched by `ingest.web`, which refuses addresses
+inside the network.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import hmac
 import json
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -33,16 +42,16 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from importlib.resources import files
 from pathlib import PurePosixPath
-from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote
 
-import httpx
 import numpy as np
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError, ResponseValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from starlette.concurrency import run_in_threadpool
 
 from bot.answer import Answer
@@ -50,6 +59,8 @@ from bot.chain import AnswerChain, Ask
 from bot.retrieve import Filters, search_results, town_filter
 from bot.settings import Settings, get_settings
 from bot.store import Store, StoreError, embedding_model_id
+from ingest.pipeline import delete_document, ingest_document
+from ingest.web import FetchError, check_metadata, fetch_for
 
 log = logging.getLogger("plainsight.api")
 
@@ -57,39 +68,39 @@ STAFF_PREFIXES = ("/v1/documents", "/v1/embeddings", "/v1/models")
 UPLOAD_OVERHEAD = 64 * 1024  # multipart boundaries and metadata fields around the file
 MAX_EMBEDDING_INPUTS = 2048
 MAX_CLIENTS = 10_000  # rate-limit buckets kept before idle ones are dropped
-FETCH_TIMEOUT = 30.0
-CONTENT_TYPE_SUFFIX = {
-    "text/html": ".html",
-    "application/xhtml+xml": ".html",
-    "application/pdf": ".pdf",
-    "text/plain": ".txt",
-    "text/markdown": ".md",
-    "text/csv": ".csv",
-    "application/json": ".json",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
-}
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # json.loads pairs real ones, so any left is alone
 
 
 # --- request and response shapes --------------------------------------------------------------
 
 
+def mend(text: Any) -> Any:
+    """`text` with lone surrogates (valid JSON, invalid Unicode) replaced by U+FFFD."""
+    if not isinstance(text, str):
+        return text
+    return LONE_SURROGATE.sub("\ufffd", text)
+
+
+Text = Annotated[str, BeforeValidator(mend)]
+
+
 class Turn(BaseModel):
     role: Literal["user", "assistant"]
-    content: str = Field(max_length=4000)
+    content: Text = Field(max_length=4000)
 
 
 class FiltersIn(BaseModel):
-    jurisdictions: list[str] = Field(default_factory=list, max_length=50)
-    doc_types: list[str] = Field(default_factory=list, max_length=20)
+    jurisdictions: list[Text] = Field(default_factory=list, max_length=50)
+    doc_types: list[Text] = Field(default_factory=list, max_length=20)
 
 
 class AskIn(BaseModel):
-    question: str = Field(min_length=1, max_length=1000)
+    question: Text = Field(min_length=1, max_length=1000)
     history: list[Turn] = Field(
         default_factory=list, max_length=20, description="Earlier turns, oldest first."
     )
     filters: FiltersIn = Field(default_factory=FiltersIn)
-    town: str | None = Field(
+    town: Text | None = Field(
         None, max_length=100, description="Prefer this town's documents, its state's and national ones."
     )
     explain: bool = Field(False, description="Include the retrieval trace.")
@@ -111,11 +122,27 @@ class CitationOut(BaseModel):
     score: float
 
 
+class SideOut(BaseModel):
+    label: str
+    kind: str
+    citations: list[int]
+    text: str
+
+
 class AnswerOut(BaseModel):
     question: str
     text: str
     refused: bool
+    status: str = Field(
+        description="answered, partial, refused_no_evidence, refused_unknown_place or refused_off_topic"
+    )
+    status_text: str = Field(description="The status in words, for a reader")
     citations: list[CitationOut]
+    sides: list[SideOut] = Field(
+        default_factory=list,
+        description="When sources of different kinds disagree: each side and its citations",
+    )
+    unanswered: str = Field("", description="For a partial answer: the part the documents do not answer")
     mode: str
     trace: list[dict[str, Any]] | None = None
 
@@ -250,6 +277,7 @@ class Guard:
             await _reply(scope, receive, send, 413, too_large(limit))
             return
         received = 0
+        started = False
 
         async def capped() -> dict:
             nonlocal received
@@ -260,7 +288,17 @@ class Guard:
                     raise HTTPException(413, too_large(limit))
             return message
 
-        await self.app(scope, capped, send)
+        async def sending(message: dict) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, capped, sending)
+        except Exception as exc:  # logged by type alone: a traceback's messages can quote the request
+            log.error("%s %s failed: %s", scope["method"], scope["path"], type(exc).__name__)
+            if not started:
+                await _reply(scope, receive, send, 500, "the request failed; please try again")
 
 
 class EmbeddingsError(HTTPException):
@@ -304,12 +342,12 @@ def rate_limited(request: Request) -> None:
 
 @dataclass
 class Service:
-    """What one API process holds: settings, the chain (and its store), limits, the ingest lock."""
+    """What one API process holds: settings, the chain (and its store), limits."""
 
     settings: Settings
     chain: AnswerChain | None = None
     limiter: RateLimiter = field(init=False)
-    ingest_lock: threading.Lock = field(default_factory=threading.Lock)
+    probe: list[float] = field(default_factory=list)  # a question vector for the health check
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.settings.rate_limit_per_minute)
@@ -327,7 +365,8 @@ class Service:
     def start(self) -> None:
         if self.chain is None:
             self.chain = AnswerChain(self.settings, Store(self.settings))
-        self.chain.index.search("warm up", 1)  # load the model and build BM25 before any request
+        self.probe = self.chain.store.embeddings.embed_query("warm up")
+        self.chain.index.search("warm up", 1, vector=self.probe)  # load the model, build BM25 first
 
 
 def to_ask(chain: AnswerChain, body: AskIn) -> Ask:
@@ -348,41 +387,6 @@ def safe_name(name: str) -> str:
     """The base name of an uploaded file, without folders or control characters."""
     base = PurePosixPath(unquote(name).replace("\\", "/")).name
     return "".join(ch for ch in base if ch.isprintable()).strip()
-
-
-def name_for_url(url: str, content_type: str) -> str:
-    """A file name whose suffix picks the loader: the URL's own, else from the content type."""
-    from ingest.loaders import SUPPORTED
-
-    parts = urlsplit(url)
-    base = safe_name(parts.path) or (parts.hostname or "document")
-    if PurePosixPath(base).suffix.lower() in SUPPORTED:
-        return base
-    suffix = CONTENT_TYPE_SUFFIX.get(content_type.split(";")[0].strip().lower(), "")
-    return base + suffix
-
-
-def fetch_url(url: str, max_bytes: int) -> tuple[str, bytes]:
-    """Download a document (http/https only, redirects followed, size capped while reading)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise HTTPException(422, "url must be an http or https address")
-    try:
-        with httpx.Client(follow_redirects=True, max_redirects=5, timeout=FETCH_TIMEOUT) as client:
-            with client.stream("GET", url, headers={"User-Agent": "Plainsight document fetcher"}) as got:
-                if got.status_code >= 400:
-                    raise HTTPException(422, f"fetching the url failed: HTTP {got.status_code}")
-                declared = got.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > max_bytes:
-                    raise HTTPException(413, f"the document is over the {max_bytes / 1e6:g} MB limit")
-                data = bytearray()
-                for piece in got.iter_bytes():
-                    data += piece
-                    if len(data) > max_bytes:
-                        raise HTTPException(413, f"the document is over the {max_bytes / 1e6:g} MB limit")
-                return name_for_url(str(got.url), got.headers.get("content-type", "")), bytes(data)
-    except httpx.HTTPError as exc:
-        raise HTTPException(422, f"fetching the url failed: {type(exc).__name__}") from exc
 
 
 # --- the application --------------------------------------------------------------------------
@@ -428,11 +432,24 @@ def create_app(settings: Settings | None = None, chain: AnswerChain | None = Non
     async def store_unavailable(request: Request, exc: StoreError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """Where and why, never the input (FastAPI's default echoes it, question included)."""
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                  for e in exc.errors()]  # fmt: skip
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(ResponseValidationError)
+    async def invalid_response(request: Request, exc: ResponseValidationError) -> JSONResponse:
+        log.error("%s %s: the reply did not fit its schema", request.method, request.url.path)
+        return JSONResponse({"detail": "the request failed; please try again"}, status_code=500)
+
     # --- public -------------------------------------------------------------------------------
 
     @app.get("/healthz", tags=["public"])
     def healthz() -> JSONResponse:
-        """Liveness and readiness: the model is loaded and the store answers (503 when it does not)."""
+        """Liveness and readiness: a search runs as a question's would (the registry, the index
+        brought up to date, the vector store's nearest neighbours), 503 when it fails."""
         body = {
             "status": "ok",
             "documents": None,
@@ -441,7 +458,8 @@ def create_app(settings: Settings | None = None, chain: AnswerChain | None = Non
         }
         try:
             body["documents"] = service.store.registry.count()
-        except Exception as exc:  # a Chroma server that went away
+            service.chain.index.search("health check", 1, vector=service.probe)
+        except Exception as exc:  # a Chroma server that went away, a store that cannot be read
             log.error("health check: the store does not answer: %s", type(exc).__name__)
             return JSONResponse({**body, "status": "unavailable"}, status_code=503)
         return JSONResponse(body)
@@ -497,6 +515,7 @@ def create_app(settings: Settings | None = None, chain: AnswerChain | None = Non
         doc_type: list[str] = Query(default=[], description="Only these document types (repeatable)."),
     ) -> dict[str, Any]:
         """The top passages for a question, with scores and sources."""
+        q = mend(q)
         hits = service.chain.index.search(q, k, Filters(tuple(jurisdiction), tuple(doc_type)))
         return {"query": q, "results": search_results(hits)}
 
@@ -565,6 +584,12 @@ def create_app(settings: Settings | None = None, chain: AnswerChain | None = Non
         meta.update({k: v for k, v in fields.items() if v not in (None, "")})
         if (file is None) == (not url):
             raise HTTPException(422, "send either a file or a url")
+        if url:  # named after the address given: a redirect never picks another document
+            meta.setdefault("source_url", url.strip())
+        try:
+            meta = check_metadata(meta)  # the staff page's checks
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
         if file is not None:
             name = safe_name(file.filename or "")
             if not name:
@@ -573,17 +598,14 @@ def create_app(settings: Settings | None = None, chain: AnswerChain | None = Non
             if len(data) > max_bytes:
                 raise HTTPException(413, f"the file is over the {max_bytes / 1e6:g} MB limit")
         else:
-            name, data = await run_in_threadpool(fetch_url, url.strip(), max_bytes)
-            meta.setdefault("source_url", url.strip())
-        result = await run_in_threadpool(ingest_locked, name, data, meta, replace)
+            try:
+                fetched = await run_in_threadpool(fetch_for, service.settings, url)
+            except FetchError as exc:
+                raise HTTPException(413 if exc.too_large else 422, f"fetching the url failed: {exc}") from exc
+            name, data = fetched.name, fetched.data
+        result = await run_in_threadpool(ingest_document, service.store, name, data, meta, replace)
         status = {"added": 201, "failed": 422}.get(result.status, 200)
         return JSONResponse(asdict(result), status_code=status)
-
-    def ingest_locked(name: str, data: bytes, meta: dict[str, Any], replace: bool):
-        from ingest.pipeline import ingest_document
-
-        with service.ingest_lock:  # one writer per process; documents are replaced whole
-            return ingest_document(service.store, name, data, meta, replace)
 
     @app.get("/v1/documents", tags=["staff"], dependencies=[Depends(staff)], response_model=DocumentsOut)
     def list_documents() -> dict[str, Any]:
@@ -600,11 +622,8 @@ def create_app(settings: Settings | None = None, chain: AnswerChain | None = Non
     @app.delete("/v1/documents/{doc_id}", tags=["staff"], dependencies=[Depends(staff)])
     def delete(doc_id: str) -> dict[str, str]:
         """Remove a document and every chunk of it."""
-        from ingest.pipeline import delete_document
-
-        with service.ingest_lock:
-            if not delete_document(service.store, doc_id):
-                raise HTTPException(404, f"no document '{doc_id}'")
+        if not delete_document(service.store, doc_id):
+            raise HTTPException(404, f"no document '{doc_id}'")
         return {"deleted": doc_id}
 
     # --- staff: embeddings --------------------------------------------------------------------

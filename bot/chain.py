@@ -9,7 +9,7 @@ question.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from bot.answer import REFUSAL, Answer, GroundedAnswerer
 from bot.question import names_in, standalone
-from bot.retrieve import Filters, HybridIndex
+from bot.retrieve import Filters, Hit, HybridIndex
 from bot.settings import Settings
 from bot.store import Store
 
@@ -45,6 +45,20 @@ class Ask:
         return cls(value["question"], tuple(value.get("history") or ()), filters, value.get("explain", False))
 
 
+PER_DOC = 4  # passages of one document examined: the fact is often in its third-best passage
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What `AnswerChain.prepare` found for one request."""
+
+    question: str
+    vector: list[float]
+    hits: list[Hit]
+    records: list[Hit]
+    unknown: str | None
+
+
 class AnswerChain(Runnable[Any, Answer]):
     """Retrieval-augmented answering over one store; grounded by default, LLM by configuration."""
 
@@ -59,9 +73,10 @@ class AnswerChain(Runnable[Any, Answer]):
 
             self.chat_model = make_chat_model(settings)
 
-    def prepare(self, ask: Ask) -> tuple[str, list, str | None, list[float]]:
-        """Standalone question, passages, a refusal reason when a name is unknown, and the
-        question's vector (embedded once, for retrieval and for ranking sentences)."""
+    def prepare(self, ask: Ask) -> Prepared:
+        """The steps before answering: the standalone question, its vector (embedded once, for
+        retrieval and for ranking units), the passages, the dataset records about what it names,
+        and the names the documents never mention."""
         question = ask.question.strip()
         if ask.history:
             if self.chat_model is not None:
@@ -73,12 +88,18 @@ class AnswerChain(Runnable[Any, Answer]):
         snapshot = self.index.snapshot()
         unknown = [n for n in names_in(question) if len(n) > 2 and not self.index.knows(n, snapshot)]
         vector = self.store.embeddings.embed_query(question)
-        hits = self.index.search(question, self.settings.k, ask.filters, vector=vector, snapshot=snapshot)
-        return question, hits, (", ".join(unknown) if unknown else None), vector
+        hits = self.index.search(
+            question, self.settings.k, ask.filters, per_doc=PER_DOC, vector=vector, snapshot=snapshot
+        )
+        records = self.index.records(question, vector, ask.filters, snapshot)
+        return Prepared(question, vector, hits, records, ", ".join(unknown) if unknown else None)
 
-    def _refusal(self, question: str, unknown: str | None) -> Answer:
-        text = REFUSAL if not unknown else f"The documents I have don't mention {unknown}. {REFUSAL}"
-        return Answer(question, text, True, mode="llm" if self.chat_model else "grounded")
+    def _refusal(self, question: str, unknown: str | None, grounded: Answer) -> Answer:
+        if not unknown:
+            return replace(grounded, mode="llm" if self.chat_model else "grounded")
+        text = f"The documents I have don't mention {unknown}. {REFUSAL}"
+        mode = "llm" if self.chat_model else "grounded"
+        return Answer(question, text, True, mode=mode, trace=grounded.trace, status="refused_unknown_place")
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
         final = None
@@ -92,10 +113,12 @@ class AnswerChain(Runnable[Any, Answer]):
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Iterator[str | Answer]:
         ask = Ask.of(input)
-        question, hits, unknown, vector = self.prepare(ask)
-        grounded = self.grounded.answer(question, hits, ask.explain, np.asarray(vector, np.float32))
-        if unknown or grounded.refused:
-            refusal = self._refusal(question, unknown)
+        step = self.prepare(ask)
+        question, hits = step.question, step.hits
+        vector = np.asarray(step.vector, np.float32)
+        grounded = self.grounded.answer(question, hits, ask.explain, vector, step.records)
+        if step.unknown or grounded.refused:
+            refusal = self._refusal(question, step.unknown, grounded)
             yield refusal.text
             yield refusal
             return

@@ -7,6 +7,7 @@ and the tests read it. Human output is short; a user's mistake is one line, neve
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import asdict
 from functools import cache
@@ -44,17 +45,42 @@ def emit(data: object) -> None:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursive).")],
+    paths: Annotated[list[str], typer.Argument(help="Files, folders (recursive) or http(s) addresses.")],
     json_out: JsonOpt = False,
 ) -> None:
-    """Add or update documents; unchanged files are skipped, bad files reported."""
+    """Add or update documents; unchanged files are skipped, bad files reported. An http(s)
+    address is fetched (public addresses only) and named after the address."""
+    import logging
+
     from ingest.pipeline import collect_files, ingest_paths
+    from ingest.web import ingest_url
 
     store = open_store()
-    total = len(collect_files(paths))
+    urls = [p for p in paths if re.match(r"(?i)^https?://", p)]
+    paths = [Path(p) for p in paths if p not in urls]
+    total = len(collect_files(paths)) + len(urls)
+    if json_out:  # the report carries each file's warnings; stderr stays quiet
+        logging.getLogger("plainsight.ingest").setLevel(logging.ERROR)
     with Progress(console=console, transient=True, disable=json_out or not console.is_terminal) as bar:
         task = bar.add_task("Ingesting", total=total)
-        report = ingest_paths(store, paths, on_file=lambda r: bar.advance(task))
+        ocr_tasks: dict[str, object] = {}
+
+        def ocr_progress(path: str, done: int, pages: int) -> None:
+            if path not in ocr_tasks:
+                ocr_tasks[path] = bar.add_task(f"OCR {Path(path).name}", total=pages)
+            bar.update(ocr_tasks[path], completed=done, visible=done < pages)
+
+        try:
+            with store.writing():  # the whole run holds the embedded store: one writer at a time
+                report = ingest_paths(
+                    store, paths, on_file=lambda r: bar.advance(task), on_progress=ocr_progress
+                )
+                for url in urls:
+                    report.results.append(ingest_url(store, url, {}))
+                    bar.advance(task)
+        except StoreError as exc:  # another process holds the store: who, and what to do
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
     if json_out:
         emit(report.to_json())
     else:
@@ -63,6 +89,8 @@ def ingest(
         for r in report.results:
             if r.status == "failed":
                 typer.echo(f"  failed: {r.path}: {r.reason}")
+        for skipped in report.skipped:
+            typer.echo(f"  skipped: {skipped.path}: {skipped.reason}")
     if report.all_failed:
         raise typer.Exit(1)
 
@@ -75,7 +103,8 @@ def docs_list(json_out: JsonOpt = False) -> None:
         emit({"documents": [asdict(r) for r in records]})
         return
     for r in records:
-        typer.echo(f"{r.doc_id}\t{r.chunks} chunks\t{r.doc_type}\t{r.jurisdiction}\t{r.title}")
+        ocr = f"\tOCR'd ({r.ocr_confidence:.0f}% confidence)" if r.ocr and r.ocr_confidence else ""
+        typer.echo(f"{r.doc_id}\t{r.chunks} chunks\t{r.doc_type}\t{r.jurisdiction}\t{r.title}{ocr}")
     typer.echo(f"{len(records)} documents")
 
 
@@ -84,7 +113,12 @@ def docs_delete(doc_id: str) -> None:
     """Remove a document and all of its chunks."""
     from ingest.pipeline import delete_document
 
-    if not delete_document(open_store(), doc_id):
+    try:
+        deleted = delete_document(open_store(), doc_id)
+    except StoreError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if not deleted:
         typer.echo(f"no document '{doc_id}'", err=True)
         raise typer.Exit(1)
     typer.echo(f"deleted {doc_id}")
@@ -156,7 +190,10 @@ def ask(
     if json_out:
         emit(answer.to_dict(explain=explain))
         return
+    typer.echo(f"({answer.status_text})")
     typer.echo(answer.text)
+    for side in answer.sides:
+        typer.echo(f"  side: {side.label} ({side.kind}) {' '.join(f'[{n}]' for n in side.citations)}")
     for c in answer.citations:
         page = f", p. {c.page}" if c.page else ""
         typer.echo(f"[{c.n}] {c.title} ({c.publisher}{', ' + c.published if c.published else ''}{page})")
@@ -185,5 +222,30 @@ def evaluate(
                 f"  miss {row['id']} [{row['category']}] {row['question']} -> rank={row['rank']} "
                 f"refused={row['refused']} facts={row['facts_found']}/{row['facts_expected']}"
             )
-    for key, value in result["metrics"].items():
-        typer.echo(f"{key:>22}  {value}")
+    groups = {"all": result["metrics"], **result["by_split"], **result["by_category"]}
+    keys = list(dict.fromkeys(k for m in groups.values() for k in m))
+    typer.echo(f"{'':>22}  " + "  ".join(f"{name[:12]:>12}" for name in groups))
+    for key in keys:
+        cells = (f"{m[key]:>12}" if key in m else f"{'':>12}" for m in groups.values())
+        typer.echo(f"{key:>22}  " + "  ".join(cells))
+
+
+@app.command()
+def calibrate(
+    sets: Annotated[
+        list[str],
+        typer.Argument(help="QUESTIONS.jsonl=DATA_DIR: a question set and the store it is asked of."),
+    ],
+    out: Annotated[Path, typer.Option(help="Where to write the models.")] = Path("bot/answerability.json"),
+) -> None:
+    """Fit the unit ranker and the answerability model on the `tune` half of question sets."""
+    from bot.calibrate import calibrate as fit
+    from bot.chain import AnswerChain
+    from bot.evaluate import load_cases
+
+    pairs = []
+    for spec in sets:
+        questions, _, data_dir = spec.partition("=")
+        settings = get_settings().model_copy(update={"data_dir": Path(data_dir)} if data_dir else {})
+        pairs.append((AnswerChain(settings), load_cases(Path(questions))))
+    typer.echo(json.dumps(fit(pairs, out)["fitted_on"]))

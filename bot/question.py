@@ -1,9 +1,12 @@
 """What can be told about a question without an LLM: the names it mentions, and follow-ups.
 
-A follow-up ("What about Westport?", "How long do they keep it?") retrieves nothing useful on its
-own. Without an LLM it is made standalone by carrying the earlier question forward: a new place
-replaces the old one ("Does Westport share plate data with ICE?"), otherwise the earlier
-question's subject is appended. With an LLM configured, the chain asks the model instead.
+A follow-up ("What about Westport?", "Who can they share it with?", "And who signs off?")
+retrieves nothing useful on its own. Without an LLM it is made standalone by carrying the
+conversation's *subject* forward: a new place replaces the old one ("What about Westport?" after a
+Norwalk question asks the Norwalk question of Westport); otherwise the places, agencies and systems
+of the earlier turns (the resident's question, then the answer they were given) are added to it,
+not the earlier question's whole wording, whose own attribute ("how long ...") would pull
+retrieval back to the earlier answer. With an LLM configured, the chain asks the model instead.
 """
 
 from __future__ import annotations
@@ -11,16 +14,27 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-NAME = re.compile(r"\b[A-Z][A-Za-z'’.-]*[A-Za-z]\b(?:\s+[A-Z][A-Za-z'’.-]*[A-Za-z]\b)*")
+NAME_WORD = r"(?:(?:St|Ft|Mt|Pt)\.\s+)?[A-Z][A-Za-z'’.-]*[A-Za-z]\b"  # "St. Paul" is one name
+NAME = re.compile(rf"\b{NAME_WORD}(?:\s+{NAME_WORD})*")
 OPENERS = frozenset(
     "does do did is are was were can could should would will what which who whom whose when where "
     "why how has have had i my we our the a an in on for if and but or so tell please any there "
-    "please list show give explain".split()
+    "please list show give explain yes no under its he she they it his her their according after before "
+    "since while also".split()
 )
 WHAT_ABOUT = re.compile(r"^\s*(?:and|but|ok(?:ay)?|so)?[\s,]*(?:what|how)\s+about\s+(.+?)\s*\??\s*$", re.I)
 REFERS_BACK = re.compile(
     r"\b(they|them|their|theirs|it|its|there|that|those|these|this|he|she|his|her|same|also|too|"
-    r"either|instead)\b",
+    r"either|instead|one|ones|then)\b",
+    re.I,
+)
+LEANS_ON = re.compile(r"^\s*(and|but|so|also|ok(ay)?|then|what else|anything else)\b", re.I)
+SYSTEMS = re.compile(  # what a conversation can be about besides a place: the system or the record
+    r"\b(ALPRs?|LPRs?|(automated )?licen[cs]e[- ]plate (readers?|cameras?|scanners?|data(base)?)|"
+    r"plate (readers?|cameras?|scanners?|data(base)?)|surveillance technolog(y|ies)|Flock( Safety)?|"
+    r"Vigilant( Solutions)?|face (recognition|surveillance)|"
+    r"facial recognition|drones?|body[- ]?(worn )?cam(era)?s?|contract|audit|policy|ordinance|"
+    r"statute|law|bill|guidelines|FAQ|transparency portal|report)\b",
     re.I,
 )
 
@@ -44,27 +58,39 @@ def _is_acronym(word: str) -> bool:
 
 
 def is_follow_up(question: str, history: Sequence[dict]) -> bool:
-    """A question that leans on the conversation: 'what about X', a pronoun, or very short."""
+    """A question that leans on the conversation: 'what about X', 'and ...', a pronoun, or very
+    short."""
     if not any(turn.get("role") == "user" for turn in history):
         return False
     words = re.findall(r"[A-Za-z']+", question)
     return (
-        bool(WHAT_ABOUT.match(question))
+        bool(WHAT_ABOUT.match(question) or LEANS_ON.match(question))
         or len(words) <= 3
-        or (len(words) <= 10 and bool(REFERS_BACK.search(question)))
+        or (len(words) <= 16 and bool(REFERS_BACK.search(question)))
     )
+
+
+def subject(text: str) -> list[str]:
+    """The places, agencies and systems a turn is about ("Wayzata", "ALPR policy")."""
+    found = [n for n in names_in(text) if n.lower() not in OPENERS]
+    for match in SYSTEMS.finditer(text):
+        if not any(match.group().lower() in n.lower() for n in found):
+            found.append(match.group())
+    return found
 
 
 def standalone(question: str, history: Sequence[dict]) -> str:
     """Rewrite a follow-up as a question that can be understood on its own."""
-    previous = ""
+    previous, answer = "", ""
     for turn in history:  # earlier follow-ups are resolved in order
         if turn.get("role") == "user" and turn.get("content"):
-            previous = _resolve(turn["content"], previous)
-    return _resolve(question, previous) if previous else question
+            previous, answer = _resolve(turn["content"], previous, answer), ""
+        elif turn.get("role") == "assistant" and turn.get("content"):
+            answer = turn["content"]
+    return _resolve(question, previous, answer) if previous else question
 
 
-def _resolve(question: str, previous: str) -> str:
+def _resolve(question: str, previous: str, answer: str = "") -> str:
     if not previous or not is_follow_up(question, [{"role": "user", "content": previous}]):
         return question
     about = WHAT_ABOUT.match(question)
@@ -77,4 +103,12 @@ def _resolve(question: str, previous: str) -> str:
         return rewritten
     if about:
         return f"{previous.rstrip(' ?')} — {about.group(1)}?"
-    return f"{question.rstrip()} ({previous.rstrip(' ?')})"
+    # a new place with nothing pointing back ("And what did Norwalk's chief say?") replaces the old
+    replaced = set(old_places) if new_places and not REFERS_BACK.search(question) else set()
+    carried = [s for s in subject(previous) if s not in replaced]
+    if not carried:  # nothing to carry from the question: the answer's own names, then the question
+        carried = [s for s in subject(answer)[:3] if s not in new_places]
+    if not carried:
+        return f"{question.rstrip()} ({previous.rstrip(' ?')})"
+    extra = [c for c in carried if not re.search(rf"\b{re.escape(c)}\b", question, re.I)]
+    return f"{question.rstrip()} ({', '.join(extra)})" if extra else question

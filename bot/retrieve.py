@@ -25,13 +25,15 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from bot.index import Part, Snapshot, SnapshotFiles, alive, sentence_entry, stems
-from bot.store import Chunk, Store, embedding_text
+from bot.store import Chunk, Store, StoreChanging, embedding_text
 
 log = logging.getLogger(__name__)
 
 RRF_K = 60
 REFERENCE_SECTIONS = frozenset({"sources", "references", "bibliography", "further reading"})
 CANDIDATES = 40
+RECORDS, RECORD_CANDIDATES = 12, 200  # dataset rows listed at most / examined
+RARE_ROWS = 60  # a word in at most this many chunks names a place or an agency, not a topic
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,10 @@ class HybridIndex:
             if self._snapshot is None:
                 self._snapshot = self.files.load() or Snapshot()
             if fingerprint != self._snapshot.fingerprint:
-                self._snapshot = self._saved(self._update(self._snapshot, fingerprint))
+                try:  # another process's writes can remove what a read is about to fetch: read again
+                    self._snapshot = self._saved(self.store.reread(self._update, self._snapshot, fingerprint))
+                except StoreChanging:  # still changing: answer from the last snapshot, update next time
+                    log.warning("the store is changing; answering from the index as it was")
             return self._snapshot
 
     def _saved(self, snapshot: Snapshot) -> Snapshot:
@@ -288,6 +293,60 @@ class HybridIndex:
             if len(hits) == k:
                 break
         return hits
+
+    def records(
+        self,
+        question: str,
+        vector: list[float],
+        filters: Filters = Filters(),
+        snapshot: Snapshot | None = None,
+    ) -> list[Hit]:
+        """Every dataset record about what the question names ("Tiburon", "Idaho"), best first.
+
+        A question about an agency or a town that a dataset covers ("What surveillance does the
+        Tiburon police have?") is answered by all of that place's rows, not the one or two that
+        retrieval keeps per document. The place is the question's rarest words (few rows hold
+        them; a state is also looked for by its postal code, as datasets write it); the records
+        are the rows that hold all of those the best row holds."""
+        if filters.doc_types and "dataset" not in filters.doc_types:
+            return []
+        snap = snapshot or self._current()
+        query = stems([question + "".join(f" {code}" for code, name in STATES.items() if name.lower() in
+                                          question.lower())])[0]  # fmt: skip
+        found = [
+            (n, row, score)
+            for n, (part, mask) in enumerate(
+                zip(snap.parts, snap.allowed(filters.jurisdictions, ("dataset",)))
+            )
+            if mask.any()
+            for row, score in part.search(query, RECORD_CANDIDATES, mask)
+        ]
+        if not found:
+            return []
+        rare = {w for w in set(query) if self._rows_with(snap, w) <= RARE_ROWS}
+        holds = {(n, row): rare & set(snap.parts[n].tokens[row]) for n, row, _ in found}
+        best = max(found, key=lambda h: (len(holds[h[0], h[1]]), h[2]))
+        key = holds[best[0], best[1]]
+        if not key:
+            return []
+        group = sorted((h for h in found if holds[h[0], h[1]] >= key), key=lambda h: -h[2])[:RECORDS]
+        q = np.asarray(vector, np.float32)
+        return [
+            Hit(part.chunk(row), score, float(part.matrix[row] @ q), score, sentences=part.sentences.get(row))
+            for n, row, score in group
+            if (part := snap.parts[n]) is not None
+        ]
+
+    @staticmethod
+    def _rows_with(snap: Snapshot, word: str) -> int:
+        """How many indexed chunks hold a word (its BM25 posting list's length)."""
+        total = 0
+        for part in snap.parts:
+            ids = part.bm25.get_tokens_ids([word])
+            if ids:
+                indptr = part.bm25.scores["indptr"]
+                total += int(indptr[ids[0] + 1] - indptr[ids[0]])
+        return total
 
 
 def search_results(hits: list[Hit]) -> list[dict[str, Any]]:

@@ -40,12 +40,51 @@ class Settings(BaseSettings):
     chunk_size: int = Field(900, description="Target characters per chunk.")
     chunk_overlap: int = Field(150, description="Characters shared by neighbouring chunks.")
     max_file_mb: float = Field(50.0, description="Files larger than this are refused.")
-    k: int = Field(8, description="Passages retrieved per question.")
+    # --- bounded reading (ingest/limits.py): a file over any bound is refused with its reason
+    read_timeout_s: float = Field(
+        600.0, description="Longest one file may take to read (OCR included); then it is refused."
+    )
+    read_memory_mb: int = Field(3072, description="Most memory the reading process may use for one file.")
+    read_isolated: bool = Field(
+        True, description="Read each file in a separate process, so its time and memory limits hold."
+    )
+    max_decompressed_mb: float = Field(
+        200.0, description="Largest total size of a Word (ZIP) file's parts once decompressed."
+    )
+    max_xml_mb: float = Field(
+        40.0, description="Largest decompressed XML part of a Word file (document.xml and friends)."
+    )
+    max_zip_entries: int = Field(10_000, description="Most parts a Word (ZIP) file may hold.")
+    max_elements: int = Field(
+        2_000_000, description="Most XML/HTML elements one file may hold (paragraphs, cells, tags)."
+    )
+    max_html_mb: float = Field(20.0, description="Largest HTML page, in MB of text.")
+    max_html_depth: int = Field(
+        255, description="Deepest HTML element nesting accepted (libxml2 stops at 256)."
+    )
+    max_pdf_pages: int = Field(5000, description="Most pages a PDF may have.")
+    max_pdf_objects: int = Field(
+        2_000_000, description="Most objects a PDF's cross-reference table may list."
+    )
+    max_text_mb: float = Field(
+        40.0, description="Most text one file may produce (a bound on its chunks and embedding time)."
+    )
+    # --- OCR (ingest/ocr.py): scanned PDF pages and PNG/JPEG/TIFF images, with Tesseract
+    ocr: bool = Field(True, description="Recognise the text of scanned pages and images with Tesseract.")
+    ocr_languages: str = Field("eng", description="Tesseract languages, e.g. 'eng' or 'eng+spa'.")
+    ocr_max_pages: int = Field(200, description="Most pages of one file that are OCR'd; more is refused.")
+    ocr_timeout_s: float = Field(480.0, description="Longest OCR of one file may take; then it is refused.")
+    ocr_dpi: int = Field(300, description="Resolution scanned pages are rendered at for OCR.")
+    k: int = Field(16, description="Passages retrieved per question (the answer quotes from them).")
     llm: str = Field("", description="Chat model, e.g. 'ollama:llama3.1'; empty = grounded mode.")
     llm_base_url: str | None = Field(None, description="Base URL of the LLM server.")
     llm_api_key: str | None = Field(None, description="API key for the LLM server, if it needs one.")
-    refusal_threshold: float = Field(
-        0.415, description="Minimum support score below which the bot says it cannot answer."
+    refusal_threshold: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Probability (from the fitted answerability model) below which the bot says the "
+        "documents don't answer; unset = the calibrated cut-off in bot/answerability.json.",
     )
     # --- remote embeddings (an OpenAI-compatible /v1/embeddings server instead of the local model)
     embeddings_url: str | None = Field(
@@ -62,6 +101,23 @@ class Settings(BaseSettings):
     cors_origins: str = Field("", description="Comma-separated origins allowed to call the API (widget).")
     rate_limit_per_minute: int = Field(30, description="Public requests per client IP per minute; 0 = off.")
     max_request_kb: int = Field(64, description="Largest body accepted by /v1/ask and friends.")
+    # --- writers and web fetches
+    write_lock_timeout: float = Field(
+        30.0,
+        description="Seconds a writer waits for another process writing to the embedded store before "
+        "giving up with a message naming it.",
+    )
+    writer_lease_seconds: float = Field(
+        120.0,
+        description="Chroma server: a writer's chunks not yet registered are left alone by other "
+        "writers' repair until its heartbeat is this old.",
+    )
+    fetch_allow_hosts: str = Field(
+        "",
+        description="Comma-separated host names or IP addresses that URL ingest may fetch even though "
+        "they are not public internet addresses (an intranet server; tests' loopback servers).",
+    )
+    fetch_timeout: float = Field(60.0, description="Seconds for a whole URL download, redirects included.")
 
     # --- Streamlit staff page
     staff_password: SecretStr | None = Field(
@@ -72,6 +128,12 @@ class Settings(BaseSettings):
     def uses_server(self) -> bool:
         """True when a Chroma server is configured instead of the embedded store."""
         return bool(self.chroma_host)
+
+    @property
+    def fetch_allow_host_list(self) -> list[str]:
+        """`fetch_allow_hosts` split on commas, lower-cased, without brackets or a trailing dot."""
+        hosts = (h.strip().lower().strip("[]").rstrip(".") for h in self.fetch_allow_hosts.split(","))
+        return [h for h in hosts if h]
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -1,8 +1,12 @@
 """Files -> `LoadedDocument`: the text (with page numbers where the format has pages) and metadata.
 
-Each format is read by a well-kept library (pypdf, python-docx, trafilatura for HTML main text,
-the csv module). Anything a resident or staff member could do wrong with a file raises
-`IngestError` with a reason a person can act on; the pipeline reports it and moves on.
+Each format is read by a well-kept library (pypdf and pdfplumber for PDF, `ingest.pdf`;
+python-docx; trafilatura for HTML main text; the csv module; Tesseract for scans and images,
+`ingest.ocr`). Tables become one line per row that names its columns (`ingest.tables`). Every
+reader is bounded (`ingest.limits`): a file over a limit is refused before it costs the batch.
+Anything a resident or staff member could do wrong with a file raises `IngestError` with a reason
+a person can act on; the pipeline reports it and moves on, and anything else a reader raises is
+turned into that file's failure too (`ingest.reader`).
 
 Metadata comes from Markdown front matter, or from a sidecar `NAME.meta.yaml` beside any other
 file; what neither gives falls back to the document itself (its title) and the file name (doc_id).
@@ -14,13 +18,17 @@ import csv
 import io
 import json
 import re
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ingest.document import LoadedDocument, Page
+from ingest.limits import LIBXML_MAX_DEPTH, IngestError, Limits, check_text_size, check_zip, over
+from ingest.ocr import Progress as Progress
+from ingest.ocr import ocr_images
+from ingest.tables import markdown_tables_as_rows, table_lines
 
 # libyaml's parser where PyYAML has it (same safe constructor, same values): the pure-Python one
 # took more of a Markdown file's ingest than reading and chunking it
@@ -33,32 +41,15 @@ META_FIELDS = (
     "doc_id", "title", "source_url", "publisher", "published", "jurisdiction", "doc_type",
     "topics", "language",
 )  # fmt: skip
-SUPPORTED = {".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx", ".csv", ".json"}
+IMAGES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}  # read by OCR
+SUPPORTED = {".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx", ".csv", ".json", *IMAGES}
+CELL_MAX_CHARS = 4000  # a longer CSV cell is cut, with a marker, rather than the file refused
 FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 PAGE_MARKER = re.compile(r"^\[page (\d+)\]\s*$", re.M)
 URL_ONLY = re.compile(r"^https?://\S+$")
-SOURCE_URL_HINT = re.compile(r"source url:\s*(https?://[^\s\]]+)", re.I)
+SOURCE_URL_HINT = re.compile(r"(?:source url:|^\[?note: excerpt of)\s*(https?://[^\s\]]+)", re.I | re.M)
 
-
-class IngestError(Exception):
-    """A file that cannot be ingested, with a reason written for the person who supplied it."""
-
-
-@dataclass
-class Page:
-    """A run of text; `number` is the 1-based page for paged formats, else None."""
-
-    text: str
-    number: int | None = None
-
-
-@dataclass
-class LoadedDocument:
-    """What a loader produces: pages of text, metadata, and whether rows are passages."""
-
-    pages: list[Page]
-    meta: dict[str, Any] = field(default_factory=dict)
-    rows: bool = False  # True for tables: every page is one self-contained passage
+__all__ = ["IngestError", "LoadedDocument", "Page", "load_bytes"]
 
 
 def slugify(name: str) -> str:
@@ -103,12 +94,12 @@ def _front_matter(text: str) -> tuple[dict[str, Any], str]:
     return meta, text[match.end() :]
 
 
-def _load_markdown(data: bytes) -> LoadedDocument:
+def _load_markdown(data: bytes, *_: Any) -> LoadedDocument:
     meta, body = _front_matter(decode_text(data))
     return LoadedDocument([Page(body)], meta)
 
 
-def _load_text(data: bytes) -> LoadedDocument:
+def _load_text(data: bytes, *_: Any) -> LoadedDocument:
     text = decode_text(data)
     markers = list(PAGE_MARKER.finditer(text))
     if not markers:
@@ -120,11 +111,43 @@ def _load_text(data: bytes) -> LoadedDocument:
     return LoadedDocument(pages)
 
 
-def _load_html(data: bytes) -> LoadedDocument:
+def _check_html(html: str, limits: Limits) -> None:
+    """Size, element count and nesting depth, on lxml's tree (fast, in C) before trafilatura's
+    Python passes over it. libxml2 silently drops what is nested deeper than 256 levels, so a page
+    that deep would lose text without a word: refused instead."""
+    import lxml.html
+    from lxml import etree
+
+    if len(html) / 1e6 > limits.max_html_mb:
+        raise over("the HTML page is", len(html) / 1e6, limits.max_html_mb, "max_html_mb", " MB")
+    try:
+        tree = lxml.html.document_fromstring(html.encode("utf-8", "replace"))
+    except (etree.ParserError, ValueError):
+        return  # nothing lxml can parse: trafilatura finds no text and says so
+    depth = deepest = elements = 0
+    for event, _ in etree.iterwalk(tree, events=("start", "end")):
+        if event == "start":
+            depth, elements = depth + 1, elements + 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    if elements > limits.max_elements:
+        raise over("the HTML page holds elements:", elements, limits.max_elements, "max_elements")
+    if deepest >= min(limits.max_html_depth, LIBXML_MAX_DEPTH - 1):
+        raise IngestError(
+            f"the HTML page nests elements {deepest} levels deep or more, deeper than the reader "
+            f"follows ({min(limits.max_html_depth, LIBXML_MAX_DEPTH - 1)}, PLAINSIGHT_MAX_HTML_DEPTH); "
+            "save the page as PDF or text and add that"
+        )
+
+
+def _load_html(data: bytes, limits: Limits, *_: Any) -> LoadedDocument:
     import trafilatura
 
     html = decode_text(data)
+    _check_html(html, limits)
     text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True)
+    text = markdown_tables_as_rows(text) if text else text
     meta: dict[str, Any] = {}
     found = trafilatura.extract_metadata(html)
     if found is not None:
@@ -135,57 +158,43 @@ def _load_html(data: bytes) -> LoadedDocument:
     return LoadedDocument([Page(text or "")], meta)
 
 
-def _load_pdf(data: bytes) -> LoadedDocument:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+def _load_pdf(data: bytes, limits: Limits, progress: Progress | None = None) -> LoadedDocument:
+    from ingest.pdf import load_pdf
 
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise IngestError("the PDF is encrypted (password-protected); save an unlocked copy")
-        pages = [Page(page.extract_text() or "", n) for n, page in enumerate(reader.pages, 1)]
-        title = (reader.metadata or {}).get("/Title") if reader.metadata else None
-    except IngestError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise IngestError(f"corrupt or unreadable PDF ({exc.__class__.__name__})") from exc
-    except Exception as exc:  # pypdf raises many kinds on malformed files
-        if "encrypt" in str(exc).lower() or "crypt" in exc.__class__.__name__.lower():
-            raise IngestError("the PDF is encrypted and cannot be opened here") from exc
-        raise IngestError(f"corrupt or unreadable PDF ({exc.__class__.__name__})") from exc
-    if pages and not any(p.text.strip() for p in pages):
-        raise IngestError("no extractable text: it looks like a scanned PDF; OCR is not supported yet")
-    title = _pdf_title(str(title) if title else None) or _title_from_text(pages[0].text if pages else "")
-    return LoadedDocument(_without_running_lines(pages), {"title": title} if title else {})
+    doc, title, first_page = load_pdf(data, limits, progress)
+    title = _pdf_title(title) or _title_from_text(first_page)
+    doc.meta = {"title": title} if title else {}
+    return doc
 
 
-def _without_running_lines(pages: list[Page]) -> list[Page]:
-    """Pages without their running headers and footers ("Policy Manual ... Copyright Lexipol",
-    "Page 3 of 12"): lines that recur on at least half the pages (3 or more) of a document. They
-    would otherwise sit in every chunk, match every question naming the agency, and be quoted."""
-
-    def key(line: str) -> str:
-        return re.sub(r"\d+", "#", " ".join(line.split())).lower()
-
-    seen = Counter(k for p in pages for k in {key(line) for line in p.text.splitlines() if line.strip()})
-    running = {k for k, n in seen.items() if n >= max(3, len(pages) / 2)}
-    if not running:
-        return pages
-    return [
-        Page("\n".join(line for line in p.text.splitlines() if key(line) not in running), p.number)
-        for p in pages
-    ]
-
-
-def _load_docx(data: bytes) -> LoadedDocument:
+def _load_docx(data: bytes, limits: Limits, *_: Any) -> LoadedDocument:
+    """Paragraphs (headings as Markdown headings, for sections) and tables, in document order;
+    each table row one line that names its columns."""
     import docx
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
 
+    check_zip(data, limits)
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises zip, XML and key errors on bad files
         raise IngestError(f"corrupt or unreadable Word file ({exc.__class__.__name__})") from exc
-    lines = []
-    for para in document.paragraphs:
+    lines: list[str] = []
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            rows = []
+            for row in block.rows:
+                cells, seen = [], set()
+                for cell in row.cells:  # a merged cell is repeated across its span: kept once
+                    cells.append(cell.text if id(cell._tc) not in seen else "")
+                    seen.add(id(cell._tc))
+                rows.append(cells)
+            if table := table_lines(rows)[0]:
+                lines.append("\n".join(table))
+            continue
+        if not isinstance(block, Paragraph):
+            continue
+        para = block
         style = (para.style.name or "").lower() if para.style is not None else ""
         text = para.text.strip()
         if not text:
@@ -195,9 +204,6 @@ def _load_docx(data: bytes) -> LoadedDocument:
             lines.append("#" * min(level + 1, 6) + " " + text)
         else:
             lines.append(text)
-    for table in document.tables:
-        for row in table.rows:
-            lines.append(" | ".join(cell.text.strip() for cell in row.cells))
     title = document.core_properties.title
     return LoadedDocument([Page("\n\n".join(lines))], {"title": title} if title else {})
 
@@ -216,21 +222,41 @@ def row_passage(row: dict[str, Any]) -> str:
     return ". ".join(p.rstrip(".") for p in parts) + "."
 
 
-def _load_csv(data: bytes) -> LoadedDocument:
+def _cell(value: Any) -> str:
+    """A CSV cell's text, cut at `CELL_MAX_CHARS` with a marker that says so."""
+    text = str(value).strip()
+    if len(text) <= CELL_MAX_CHARS:
+        return text
+    return f"{text[:CELL_MAX_CHARS].rstrip()} [cut: the cell holds {len(text):,} characters]"
+
+
+def _csv_row(row: dict[Any, Any], width: int) -> dict[str, str]:
+    """A DictReader row without the cells a short row lacks (None), with cells beyond the
+    header kept as "Column N"."""
+    out = {k: _cell(v) for k, v in row.items() if k is not None and k != "\0extra" and v is not None}
+    for i, value in enumerate(row.get("\0extra") or [], width + 1):
+        out[f"Column {i}"] = _cell(value)
+    return out
+
+
+def _load_csv(data: bytes, *_: Any) -> LoadedDocument:
     text = decode_text(data)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
     except csv.Error:
         dialect = csv.excel
+    csv.field_size_limit(max(len(text) + 1, 131072))  # a huge cell is cut below, not an error
     try:
-        rows = list(csv.DictReader(io.StringIO(text), dialect=dialect))
+        reader = csv.DictReader(io.StringIO(text), dialect=dialect, restkey="\0extra")
+        width = len(reader.fieldnames or [])
+        rows = [_csv_row(r, width) for r in reader]
     except csv.Error as exc:
         raise IngestError(f"malformed CSV ({exc})") from exc
     pages = [Page(row_passage(r), n) for n, r in enumerate(rows, 1) if any(r.values())]
-    return LoadedDocument(pages, rows=True)
+    return LoadedDocument(pages, {"doc_type": "dataset"}, rows=True)
 
 
-def _load_json(data: bytes) -> LoadedDocument:
+def _load_json(data: bytes, *_: Any) -> LoadedDocument:
     try:
         value = json.loads(decode_text(data))
     except json.JSONDecodeError as exc:
@@ -249,13 +275,26 @@ def _load_json(data: bytes) -> LoadedDocument:
             pages.append(Page(row_passage(flat), n))
         else:
             pages.append(Page(str(item), n))
-    return LoadedDocument(pages, rows=True)
+    return LoadedDocument(pages, {"doc_type": "dataset"}, rows=True)
+
+
+def _load_image(data: bytes, limits: Limits, progress: Progress | None = None) -> LoadedDocument:
+    """A photo or scan (PNG, JPEG, TIFF): its text by OCR, one page per frame."""
+    from ingest.ocr import image_frames
+
+    frames = image_frames(data, limits)
+    found = ocr_images(enumerate(frames, 1), len(frames), limits, progress)
+    numbered = len(frames) > 1
+    pages = [Page(p.text, n if numbered else None, p.confidence) for n, p in sorted(found.items())]
+    if not any(p.text.strip() for p in pages):
+        raise IngestError("no text found in the image by OCR (is it a photo without writing?)")
+    return LoadedDocument(pages)
 
 
 LOADERS = {
     ".md": _load_markdown, ".markdown": _load_markdown, ".txt": _load_text,
     ".html": _load_html, ".htm": _load_html, ".pdf": _load_pdf, ".docx": _load_docx,
-    ".csv": _load_csv, ".json": _load_json,
+    ".csv": _load_csv, ".json": _load_json, **dict.fromkeys(IMAGES, _load_image),
 }  # fmt: skip
 
 
@@ -284,7 +323,7 @@ def _title_from_text(text: str) -> str | None:
     """The first line that reads like a title: a few words, not a shouted label, not a note."""
     for line in text.splitlines()[:40]:
         line = line.strip().lstrip("#").strip()
-        if line.startswith("[NOTE:") or not 12 <= len(line) <= 200:
+        if line.startswith(("[NOTE:", "NOTE: excerpt of")) or not 12 <= len(line) <= 200:
             continue
         if len(re.findall(r"[A-Za-z]{2,}", line)) >= 3 and line.upper() != line:
             return line
@@ -311,7 +350,9 @@ def normalise_meta(found: dict[str, Any], file_name: str, pages: list[Page]) -> 
     if isinstance(topics, (list, tuple)):
         meta["topics"] = ", ".join(str(t) for t in topics)
     meta["doc_id"] = slugify(meta["doc_id"] or Path(file_name).stem)
-    meta["title"] = meta["title"] or _title_from_text(text_start) or Path(file_name).stem
+    # a dataset's first line is its first record, not its title
+    from_text = _title_from_text(text_start) if meta["doc_type"].lower() != "dataset" else None
+    meta["title"] = meta["title"] or from_text or Path(file_name).stem
     if not meta["source_url"] and (hint := SOURCE_URL_HINT.search(text_start)):
         meta["source_url"] = hint.group(1)
     meta["doc_type"] = meta["doc_type"].lower() or "other"
@@ -321,8 +362,15 @@ def normalise_meta(found: dict[str, Any], file_name: str, pages: list[Page]) -> 
     return meta
 
 
-def load_bytes(file_name: str, data: bytes, extra_meta: dict[str, Any] | None = None) -> LoadedDocument:
-    """Parse one file's bytes. `extra_meta` (sidecar or form fields) overrides what the file says."""
+def load_bytes(
+    file_name: str,
+    data: bytes,
+    extra_meta: dict[str, Any] | None = None,
+    limits: Limits | None = None,
+    progress: Progress | None = None,
+) -> LoadedDocument:
+    """Parse one file's bytes. `extra_meta` (sidecar or form fields) overrides what the file says;
+    `limits` default to the settings'; `progress(done, total)` hears about OCR'd pages."""
     suffix = Path(file_name).suffix.lower()
     loader = LOADERS.get(suffix)
     if loader is None:
@@ -331,9 +379,11 @@ def load_bytes(file_name: str, data: bytes, extra_meta: dict[str, Any] | None = 
         )
     if not data.strip():
         raise IngestError("the file is empty")
-    doc = loader(data)
+    limits = limits or Limits.from_settings()
+    doc = loader(data, limits, progress)
     if not any(p.text.strip() for p in doc.pages):
         raise IngestError("no extractable text in the file")
+    check_text_size(sum(len(p.text) for p in doc.pages), limits)
     found = {**doc.meta, **{k: v for k, v in (extra_meta or {}).items() if v not in (None, "")}}
     doc.meta = normalise_meta(found, file_name, doc.pages)
     return doc

@@ -71,10 +71,20 @@ def render_answer(answer: Answer, asked: str, place: str, turn: int) -> None:
             + "\n".join(f"- {escape_markdown(s)}" for s in steps)
         )
         with st.container(key=f"refusal-{turn}"):
-            st.info(body, icon=":material/search_off:", title="No answer in the documents")
+            st.info(body, icon=":material/search_off:", title=answer.status_text)
         return
     with st.container(key=f"answer-{turn}"):
+        st.caption(escape_markdown(answer.status_text))
         st.markdown(plain_markdown(answer.text))
+    if answer.sides:
+        with st.container(key=f"sides-{turn}"):
+            st.markdown("**The sources disagree**")
+            for column, side in zip(st.columns(len(answer.sides)), answer.sides):
+                with column:
+                    marks = " ".join(f"[{n}]" for n in side.citations)
+                    who = f"**{escape_markdown(side.label)}** · {escape_markdown(side.kind)}"
+                    st.markdown(f"{who} {escape_markdown(marks)}")
+                    st.markdown(quoted_markdown(side.text))
     with st.container(key=f"sources-{turn}"):
         render_sources(answer.citations)
 

@@ -18,6 +18,7 @@ from bot.staff import (
     ingest_url,
     supported_extensions,
 )
+from bot.store import StoreError
 from ingest.loaders import DOC_TYPES
 from ingest.pipeline import FileResult, delete_document
 
@@ -113,7 +114,8 @@ def add_files_tab() -> None:
             type=supported_extensions(),
             accept_multiple_files=True,
             key=f"{prefix}-files",
-            help="PDF, Word, HTML, Markdown, text, CSV or JSON. The fields below apply to every file; "
+            help="PDF (scanned too), Word, HTML, Markdown, text, CSV, JSON, or a PNG, JPEG or TIFF "
+            "image (read by OCR). The fields below apply to every file; "
             "Markdown front matter fills what you leave empty.",
         )
         values = metadata_fields(prefix)
@@ -170,6 +172,13 @@ def add_url_tab() -> None:
         st.rerun()
 
 
+def ocr_label(record) -> str:  # noqa: ANN001 - a DocRecord
+    """ "yes (93%)" for a document whose text was (partly) recognised by OCR, else empty."""
+    if not record.ocr:
+        return ""
+    return f"yes ({record.ocr_confidence:.0f}%)" if record.ocr_confidence is not None else "yes"
+
+
 def documents_tab() -> None:
     store = answer_chain().store
     records = store.documents()
@@ -183,6 +192,7 @@ def documents_tab() -> None:
                 "Type": r.doc_type,
                 "Jurisdiction": r.jurisdiction,
                 "Passages": r.chunks,
+                "OCR'd": ocr_label(r),
                 "Indexed (UTC)": r.indexed_at.replace("T", " ")[:16],
                 "Document ID": r.doc_id,
             }
@@ -194,6 +204,9 @@ def documents_tab() -> None:
             "Type": st.column_config.TextColumn(width=85),
             "Jurisdiction": st.column_config.TextColumn(width=115),
             "Passages": st.column_config.NumberColumn(width=75),
+            "OCR'd": st.column_config.TextColumn(
+                width=80, help="Text recognised from scanned pages or images, with Tesseract's confidence"
+            ),
             "Indexed (UTC)": st.column_config.TextColumn(width=125),
         },
     )
@@ -217,10 +230,14 @@ def documents_tab() -> None:
             if not sure:
                 st.warning("Tick the box to confirm.")
             else:
-                with write_lock():
-                    deleted = delete_document(store, doc_id)
-                remember([], f"Deleted {doc_id}." if deleted else f"{doc_id} was already gone.")
-                st.rerun()
+                try:
+                    with write_lock():
+                        deleted = delete_document(store, doc_id)
+                except StoreError as exc:  # another process holds the store: say who, try later
+                    st.error(str(exc))
+                else:
+                    remember([], f"Deleted {doc_id}." if deleted else f"{doc_id} was already gone.")
+                    st.rerun()
 
     st.subheader("Replace with a new version", anchor=False)
     prefix = form_prefix(f"replace-{doc_id}")

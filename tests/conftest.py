@@ -30,6 +30,7 @@ ROOT = TESTS.parent
 CORPUS = ROOT / "corpus"
 SHARED = ROOT.parent / "shared"
 REALDOCS = SHARED / "realdocs"
+REALDOCS2 = SHARED / "realdocs2"
 SEED = SHARED / "seed"
 PLAINSIGHT = Path(sys.executable).with_name("plainsight")
 
@@ -59,6 +60,17 @@ def corpus_store(tmp_path_factory, embeddings) -> Store:
     return store
 
 
+@pytest.fixture(scope="session")
+def real_store(tmp_path_factory, embeddings) -> tuple[Store, Any]:
+    """../shared/seed, realdocs and realdocs2 ingested once into one store (several minutes), with
+    the ingest report; skipped when the shared folder is absent."""
+    folders = [f for f in (REALDOCS, REALDOCS2, SEED) if f.is_dir()]
+    if not folders:
+        pytest.skip(f"no real documents beside the project ({SHARED})")
+    store = Store(Settings(data_dir=tmp_path_factory.mktemp("real") / "data"), embeddings=embeddings)
+    return store, ingest_paths(store, folders)
+
+
 def ingest_one(store: Store, path: Path) -> FileResult:
     """Ingest a single file (or a folder holding one file) and return its result."""
     (result,) = ingest_paths(store, [path]).results
@@ -73,12 +85,16 @@ def chunks_of(store: Store, doc_id: str) -> list:
 def snapshot(store: Store) -> dict[str, Any]:
     """Everything that defines a store's contents, as JSON-compatible data.
 
-    The registry's `indexed_at` is left out: it is a clock reading, not content.
+    The registry's `indexed_at` is left out: it is a clock reading, not content; so is the chunks'
+    `writer` (which process wrote them).
     """
     docs = {
         r.doc_id: [r.content_hash, r.chunks, r.source, r.title, r.jurisdiction] for r in store.documents()
     }
-    chunks = {c.id: [c.metadata.get("content_hash"), c.text, c.metadata] for c in store.iter_chunks()}
+    chunks = {
+        c.id: [c.metadata.get("content_hash"), c.text, {k: v for k, v in c.metadata.items() if k != "writer"}]
+        for c in store.iter_chunks()
+    }
     return json.loads(json.dumps({"docs": docs, "chunks": chunks}, sort_keys=True))
 
 

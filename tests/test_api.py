@@ -81,7 +81,9 @@ def staff_store(tmp_path_factory, embeddings):
 
 @pytest.fixture(scope="module")
 def staff_api(staff_store):
-    settings = Settings(data_dir=staff_store.settings.data_dir, api_key=KEY, max_file_mb=0.05)
+    settings = Settings(
+        data_dir=staff_store.settings.data_dir, api_key=KEY, max_file_mb=0.05, fetch_allow_hosts="127.0.0.1"
+    )
     chain = AnswerChain(staff_store.settings, staff_store)
     with serve_app(create_app(settings, chain)) as url:
         with httpx.Client(base_url=url, timeout=120) as client:

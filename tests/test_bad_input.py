@@ -63,7 +63,7 @@ search them. The chief said the department would publish a retention policy befo
 BAD_FILES: list[tuple[str, bytes, tuple[str, ...]]] = [
     ("corrupt.pdf", b"%PDF-1.7\n" + bytes(range(256)) * 8, ("corrupt", "pdf")),
     ("not-a-pdf.pdf", b"this is a text file with the wrong extension", ("corrupt", "pdf")),
-    ("locked.pdf", encrypted_pdf(), ("encrypted",)),
+    ("locked.pdf", encrypted_pdf(), ("password-protected", "unprotected copy")),
     ("scan.pdf", scanned_pdf(), ("scanned", "no extractable text")),
     ("empty.txt", b"", ("empty",)),
     ("blank.md", b"  \n\t\n   \r\n", ("empty",)),
@@ -174,7 +174,7 @@ def test_cli_exits_1_when_every_file_fails_and_0_when_one_succeeds(tmp_path):
 
     assert only_bad.returncode == 1, only_bad.stderr
     assert f"0 added, 0 updated, 0 unchanged, {len(bad)} failed" in only_bad.stdout
-    assert "failed: " in only_bad.stdout and "encrypted" in only_bad.stdout
+    assert "failed: " in only_bad.stdout and "password-protected" in only_bad.stdout
     assert "Traceback" not in only_bad.stderr
 
     good = tmp_path / "docs" / "good.txt"

@@ -101,7 +101,7 @@ def test_second_configuration_ingests_and_answers_through_the_server(
     ingest_paths(local_store, DOCS)
     for question in ("How long does Minnesota let police keep plate data?", "Do cops use flying cameras?"):
         remote_chain, local_chain = AnswerChain(remote, store), AnswerChain(local_store.settings, local_store)
-        remote_hits, local_hits = (chain.prepare(Ask(question))[1] for chain in (remote_chain, local_chain))
+        remote_hits, local_hits = (chain.prepare(Ask(question)).hits for chain in (remote_chain, local_chain))
         assert [h.chunk.id for h in remote_hits] == [h.chunk.id for h in local_hits]
         answer = remote_chain.invoke(question)
         assert not answer.refused and answer.citations

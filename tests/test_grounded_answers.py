@@ -180,7 +180,9 @@ def test_cli_ask_json_prints_the_answer_schema(corpus_store: Store):
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
 
-    assert set(data) == {"question", "text", "refused", "citations", "mode"}
+    assert set(data) == {
+        "question", "text", "refused", "status", "status_text", "citations", "sides", "unanswered", "mode",
+    }  # fmt: skip
     assert data["question"] == question
     assert data["refused"] is False and data["mode"] == "grounded"
     assert isinstance(data["text"], str) and data["citations"]
@@ -197,5 +199,7 @@ def test_cli_ask_json_refusal_has_no_citations(corpus_store: Store):
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
 
-    assert set(data) == {"question", "text", "refused", "citations", "mode"}
+    assert set(data) == {
+        "question", "text", "refused", "status", "status_text", "citations", "sides", "unanswered", "mode",
+    }  # fmt: skip
     assert data["refused"] is True and data["citations"] == []

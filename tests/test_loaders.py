@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import docx
 import pytest
@@ -10,6 +11,7 @@ from conftest import chunks_of, ingest_one
 from fpdf import FPDF
 
 from ingest.loaders import load_bytes
+from ingest.pipeline import ingest_paths
 
 MARKDOWN = b"""---
 doc_id: Springfield ALPR Policy
@@ -224,3 +226,306 @@ def test_page_markers_in_text_files_give_page_numbers(tmp_path, make_store):
     assert kept.metadata["page"] == 4
     assert {c.metadata["page"] for c in chunks} == {3, 4}
     assert not any("[page" in c.text for c in chunks)
+
+
+# --- encrypted PDFs, bounded reading, and no file aborting a batch ------------------------------
+
+POLICY_TEXT = "The Eugene police keep plate reads for thirty days, then delete them."
+
+
+def typed_pdf(text: str = POLICY_TEXT, pages: int = 1) -> bytes:
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for _ in range(pages):
+        pdf.add_page()
+        pdf.multi_cell(0, 8, text)
+    return bytes(pdf.output())
+
+
+def encrypted(data: bytes, user_password: str, algorithm: str) -> bytes:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    writer.append(PdfReader(io.BytesIO(data)))
+    writer.encrypt(user_password=user_password, owner_password="owner-secret", algorithm=algorithm)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("algorithm", ["AES-256", "AES-128", "RC4-128"])
+def test_pdf_encrypted_with_an_empty_password_is_read_like_any_other(algorithm):
+    doc = load_bytes("signed-contract.pdf", encrypted(typed_pdf(), "", algorithm))
+
+    assert "thirty days" in doc.pages[0].text and doc.pages[0].number == 1
+
+
+def test_pdf_that_needs_a_password_is_refused_with_what_to_do(tmp_path, make_store):
+    path = tmp_path / "locked.pdf"
+    path.write_bytes(encrypted(typed_pdf(), "letmein", "AES-256"))
+
+    result = ingest_one(make_store(), path)
+
+    assert result.status == "failed"
+    assert result.reason == "password-protected PDF: ask the sender for an unprotected copy"
+
+
+def zip_bomb_docx(inflated_mb: int = 200) -> bytes:
+    """A valid Word file whose document.xml inflates to `inflated_mb` MB (it compresses ~1000:1)."""
+    import zipfile
+
+    out = io.BytesIO()
+    document = docx.Document()
+    document.add_paragraph("placeholder")
+    document.save(out)
+    source = zipfile.ZipFile(io.BytesIO(out.getvalue()))
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as target:
+        for info in source.infolist():
+            if info.filename != "word/document.xml":
+                target.writestr(info, source.read(info))
+        para = b"<w:p><w:r><w:t>ALPR ALPR ALPR ALPR</w:t></w:r></w:p>"
+        body = para * (inflated_mb * 1_000_000 // len(para))
+        head = source.read("word/document.xml").split(b"<w:body>")[0]
+        target.writestr("word/document.xml", head + b"<w:body>" + body + b"</w:body></w:document>")
+    return bomb.getvalue()
+
+
+def test_docx_zip_bomb_is_refused_before_it_is_decompressed():
+    import time
+
+    from ingest.limits import IngestError
+
+    data = zip_bomb_docx()
+    assert len(data) < 2_000_000
+    start = time.monotonic()
+
+    with pytest.raises(IngestError) as refused:
+        load_bytes("minutes.docx", data)
+
+    assert time.monotonic() - start < 5
+    assert "decompresses to" in str(refused.value) and "PLAINSIGHT_MAX_" in str(refused.value)
+
+
+def test_html_nested_deeper_than_the_parser_follows_is_refused_with_a_reason():
+    from ingest.limits import IngestError
+
+    html = "<html><body>" + "<div>" * 5000 + f"<p>{POLICY_TEXT}</p>" + "</div>" * 5000 + "</body></html>"
+
+    with pytest.raises(IngestError) as refused:
+        load_bytes("deep.html", html.encode())
+
+    assert "levels deep" in str(refused.value) and "PLAINSIGHT_MAX_HTML_DEPTH" in str(refused.value)
+
+
+def test_pdf_over_the_page_limit_is_refused_before_its_pages_are_read():
+    from bot.settings import Settings
+    from ingest.limits import IngestError, Limits
+
+    with pytest.raises(IngestError) as refused:
+        load_bytes("long.pdf", typed_pdf(pages=3), limits=Limits.from_settings(Settings(max_pdf_pages=2)))
+
+    assert "PLAINSIGHT_MAX_PDF_PAGES" in str(refused.value)
+
+
+def test_a_loader_that_raises_unexpectedly_fails_only_its_file(tmp_path, make_store, monkeypatch):
+    from ingest import loaders
+
+    def broken(*_):
+        raise ImportError("lxml.html.clean module is now a separate project")
+
+    monkeypatch.setitem(loaders.LOADERS, ".html", broken)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a-page.html").write_text("<p>whatever</p>", encoding="utf-8")
+    (tmp_path / "docs" / "b-policy.txt").write_text(POLICY_TEXT, encoding="utf-8")
+    store = make_store(read_isolated=False)  # the monkeypatch lives in this process
+
+    failed, added = ingest_paths(store, [tmp_path / "docs"]).results
+
+    assert failed.status == "failed"
+    assert failed.reason == "could not read: ImportError in the HTML reader — please report this"
+    assert added.status == "added"
+
+
+def test_a_file_that_makes_a_parser_recurse_deeply_fails_alone(tmp_path, make_store):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a-nested.json").write_text("[" * 200_000 + "]" * 200_000, encoding="utf-8")
+    (docs / "b-nested.md").write_text("---\ntitle: " + "[" * 50_000 + "\n---\nBody.\n", encoding="utf-8")
+    (docs / "c-policy.txt").write_text(POLICY_TEXT, encoding="utf-8")
+
+    results = ingest_paths(make_store(), [docs]).results
+
+    assert [r.status for r in results] == ["failed", "failed", "added"], results
+    assert "nests too deeply" in results[0].reason or "JSON" in results[0].reason
+
+
+BROKEN_TRAFILATURA = "raise ImportError('lxml.html.clean module is now a separate project lxml_html_clean')\n"
+
+
+def test_a_broken_html_library_fails_html_files_with_a_reason_and_no_traceback(tmp_path):
+    """The reproduction from the issue: jusText's `lxml.html.clean` missing made every HTML file
+    crash the whole CLI run. A stand-in trafilatura that cannot be imported does the same."""
+    from conftest import run_cli
+
+    fake = tmp_path / "fake"
+    (fake / "trafilatura").mkdir(parents=True)
+    (fake / "trafilatura" / "__init__.py").write_text(BROKEN_TRAFILATURA)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "portal.html").write_text("<html><body><p>" + POLICY_TEXT + "</p></body></html>")
+    (docs / "policy.txt").write_text(POLICY_TEXT)
+
+    import os
+
+    os.environ["PYTHONPATH"] = str(fake)
+    try:
+        done = run_cli(tmp_path / "data", "ingest", str(docs), "--json")
+    finally:
+        del os.environ["PYTHONPATH"]
+
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    files = {f["path"].rsplit("/", 1)[-1]: f for f in json.loads(done.stdout)["files"]}
+    assert (
+        files["portal.html"]["reason"]
+        == "could not read: ImportError in the HTML reader — please report this"
+    )
+    assert files["policy.txt"]["status"] == "added"
+
+
+def test_a_read_over_the_time_limit_is_stopped_and_the_batch_goes_on(tmp_path, make_store):
+    from test_ocr import image_bytes, page_images
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a-scan.tiff").write_bytes(image_bytes("TIFF", page_images(["Flock Safety " * 80] * 6)))
+    (docs / "b-policy.txt").write_text(POLICY_TEXT, encoding="utf-8")
+
+    slow, good = ingest_paths(make_store(read_timeout_s=0.5), [docs]).results
+
+    assert slow.status == "failed" and "took longer than 0.5 s" in slow.reason, slow
+    assert "PLAINSIGHT_READ_TIMEOUT_S" in slow.reason
+    assert good.status == "added"
+
+
+def test_symlink_loops_and_skipped_files_are_named_in_the_report(tmp_path, make_store):
+    docs = tmp_path / "docs"
+    (docs / "inner").mkdir(parents=True)
+    (docs / "inner" / "policy.txt").write_text(POLICY_TEXT, encoding="utf-8")
+    (docs / "inner" / "loop").symlink_to(docs)  # docs/inner/loop -> docs: a cycle
+    (docs / "self").symlink_to(docs / "self")  # a link to itself
+    (docs / "gone.txt").symlink_to(docs / "missing.txt")
+    (docs / "budget.xlsx").write_bytes(b"PK\x03\x04")
+
+    report = ingest_paths(make_store(), [docs])
+
+    assert [r.status for r in report.results] == ["added"]
+    reasons = {s.path.rsplit("/", 1)[-1]: s.reason for s in report.skipped}
+    assert "loop" in reasons["loop"] and "loop" in reasons["self"]
+    assert "broken symbolic link" in reasons["gone.txt"]
+    assert "unsupported file type '.xlsx'" in reasons["budget.xlsx"]
+    assert report.to_json()["skipped"] and report.to_json()["files"][0]["status"] == "added"
+
+
+def test_parser_warnings_come_back_tagged_with_their_file(tmp_path, make_store, caplog):
+    data = typed_pdf()
+    at = data.rindex(b"startxref") + len(b"startxref\n")
+    end = data.index(b"\n", at)
+    path = tmp_path / "wrong-xref.pdf"
+    path.write_bytes(data[:at] + b"999999" + data[end:])  # a wrong cross-reference offset
+
+    report = ingest_paths(make_store(), [path])
+
+    assert report.results[0].status == "added"
+    assert report.warnings and all(w["path"] == str(path) for w in report.warnings)
+    assert any(str(path) in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+
+
+def test_a_file_that_fails_to_chunk_or_embed_fails_alone(tmp_path, make_store, embeddings, monkeypatch):
+    from langchain_core.embeddings import Embeddings
+
+    from bot.settings import Settings
+    from bot.store import Store
+    from ingest import pipeline
+
+    class Exploding(Embeddings):
+        """The real model, except on a passage that says EXPLODE."""
+
+        def embed_documents(self, texts):
+            if any("EXPLODE" in t for t in texts):
+                raise RuntimeError("the embeddings server went away")
+            return embeddings.embed_documents(texts)
+
+        def embed_query(self, text):
+            return embeddings.embed_query(text)
+
+    real_build = pipeline.build_chunks
+
+    def build(doc, *args):
+        if "SPLIT-FAILS" in doc.pages[0].text:
+            raise ValueError("a splitter bug")
+        return real_build(doc, *args)
+
+    monkeypatch.setattr(pipeline, "build_chunks", build)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text(POLICY_TEXT, encoding="utf-8")
+    (docs / "b.txt").write_text("EXPLODE " + POLICY_TEXT.replace("thirty", "sixty"), encoding="utf-8")
+    (docs / "c.txt").write_text("SPLIT-FAILS " + POLICY_TEXT.replace("thirty", "ninety"), encoding="utf-8")
+    (docs / "d.txt").write_text(POLICY_TEXT.replace("thirty", "ten"), encoding="utf-8")
+    store = Store(Settings(data_dir=tmp_path / "data"), embeddings=Exploding())
+
+    a, b, c, d = ingest_paths(store, [docs]).results
+
+    assert (a.status, d.status) == ("added", "added")
+    assert b.status == "failed"
+    assert b.reason == "could not embed and store it: RuntimeError — please report this"
+    assert c.status == "failed"
+    assert c.reason == "could not split it into passages: ValueError — please report this"
+    assert {r.doc_id for r in store.documents()} == {"a", "d"}
+
+
+PEAK_RSS = """
+import resource, subprocess, sys
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print(done.stdout)
+"""
+
+
+def test_a_zip_bomb_in_a_batch_is_refused_and_memory_stays_flat(tmp_path):
+    """The issue's reproduction: a 0.6 MB Word file inflating to 200 MB used to take minutes and
+    gigabytes, and the good files beside it were never indexed."""
+    import subprocess
+    import sys
+
+    from conftest import PLAINSIGHT, cli_env
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a-minutes.docx").write_bytes(zip_bomb_docx())
+    (docs / "b-policy.txt").write_text(POLICY_TEXT, encoding="utf-8")
+    (docs / "c-audit.pdf").write_bytes(typed_pdf("The 2024 audit found no misuse of the plate readers."))
+
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, str(PLAINSIGHT), "ingest", str(docs), "--json"],
+        capture_output=True, text=True, env=cli_env(tmp_path / "data"), timeout=600,
+    )  # fmt: skip
+
+    first, output = done.stdout.split("\n", 1)
+    code, peak_kb = map(int, first.split())
+    report = json.loads(output)
+    assert code == 0 and [f["status"] for f in report["files"]] == ["failed", "added", "added"]
+    assert "PLAINSIGHT_MAX_" in report["files"][0]["reason"]
+    assert peak_kb < 1_500_000, f"peak RSS {peak_kb / 1000:.0f} MB"
+
+
+def test_a_same_named_file_in_another_folder_is_refused_not_taken_for_an_update(tmp_path, make_store):
+    for folder, town in (("one", "Ashford"), ("two", "Belmere")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "SOURCES.md").write_text(f"# Sources\n\n{town} police records, 2025.\n")
+
+    first, second = ingest_paths(make_store(), [tmp_path / "one", tmp_path / "two"]).results
+
+    assert first.status == "added"
+    assert second.status == "failed" and "already used by" in second.reason and "in this run" in second.reason

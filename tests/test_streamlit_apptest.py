@@ -87,6 +87,7 @@ def data_dir(corpus_store, tmp_path_factory) -> Iterator[Path]:
             mp.delenv(key)
         mp.setenv("PLAINSIGHT_DATA_DIR", str(data))
         mp.setenv("PLAINSIGHT_STAFF_PASSWORD", PASSWORD)
+        mp.setenv("PLAINSIGHT_FETCH_ALLOW_HOSTS", "127.0.0.1")  # the test site; private hosts are refused
         fresh_caches()
         yield data
     fresh_caches()

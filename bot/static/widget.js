@@ -37,6 +37,8 @@
     ".log{flex:1;overflow-y:auto;padding:10px 12px}",
     ".q{margin:8px 0 4px;font-weight:600}",
     ".a{margin:0 0 6px;white-space:pre-wrap}.a.refused{color:#57606a}",
+    ".st{margin:0;font-size:12px;color:#57606a}.sides{display:flex;gap:8px;flex-wrap:wrap}",
+    ".side{flex:1 1 45%;min-width:140px}",
     ".error{color:#b42318}",
     ".sources{margin:0 0 12px;padding-left:0;list-style:none}",
     ".src{border-left:3px solid #1f4e79;padding:4px 8px;margin:6px 0;background:#f6f8fa}",
@@ -127,6 +129,19 @@
     if (startOpen) toggle(true);
   }
 
+  function renderSides(sides) {
+    var box = el("div", "sides");
+    box.appendChild(el("div", "t", "The sources disagree"));
+    sides.forEach(function (side) {
+      var column = el("div", "side");
+      var marks = side.citations.map(function (n) { return "[" + n + "]"; }).join(" ");
+      column.appendChild(el("div", "m", side.label + " \u00b7 " + side.kind + " " + marks));
+      column.appendChild(el("blockquote", "", side.text));
+      box.appendChild(column);
+    });
+    return box;
+  }
+
   function renderSources(citations) {
     var list = el("ol", "sources");
     citations.forEach(function (c) {
@@ -211,8 +226,14 @@
           final = data;
           answer.textContent = data.text;
           if (data.refused) answer.className = "a refused";
+          if (data.status_text) answer.parentNode.insertBefore(el("p", "st", data.status_text), answer);
+          var after = answer;
+          if (data.sides && data.sides.length) {
+            after = renderSides(data.sides);
+            answer.parentNode.insertBefore(after, answer.nextSibling);
+          }
           if (data.citations && data.citations.length) {
-            answer.parentNode.insertBefore(renderSources(data.citations), answer.nextSibling);
+            answer.parentNode.insertBefore(renderSources(data.citations), after.nextSibling);
           }
         },
         error: function (data) { throw new Error(data.message || "The answer failed."); }

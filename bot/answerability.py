@@ -1,0 +1,187 @@
+"""Do the quoted units answer *this* question? A fitted, calibrated model, not a cosine threshold.
+
+On a corpus of thousands of related passages, some passage is always similar to an on-topic
+question ("How much did Woodbury pay for Flock?" finds Woodbury's Flock audit), so "best cosine
+above a threshold" answers questions no document answers, with a related sentence: a confident,
+cited guess. This model looks at what the answer would quote: whether it covers the question's
+rare words and the attribute asked for (a duration, an amount, a count, a date, a name), whether
+it names the place or agency asked about, how close in meaning it is, and whether several
+sources agree. It is a logistic regression fitted on the `tune` half of the team's question sets
+(`plainsight calibrate`); its coefficients, cut-off and the rows that fitted them are kept
+together in `answerability.json` beside this module.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MODEL_FILE = Path(__file__).with_name("answerability.json")
+UNIT_FEATURES = (  # what the ranker sees of each candidate unit (a sentence, pair, item or row)
+    "similarity",  # cosine of the unit to the question
+    "lexical",  # share of the question's content words (local IDF-weighted) in the unit
+    "rare",  # share of the question's two rarest words in the unit
+    "passage",  # cosine of the unit's passage to the question
+    "passage_rank",  # 1 / (1 + the passage's place in the fused ranking)
+    "place",  # share of the words of the places/agencies the question names that the unit has (1: none named)
+    "place_in_context",  # ... in the unit or its document's title, jurisdiction or section
+    "type",  # share of the answer shapes the question asks for (a duration, a count) the unit has (1: none)
+    "pronoun",  # the unit opens with a pronoun (it leans on the sentence before)
+    "fact",  # the unit is a label/value pair, a "Label: value" line or a list item
+    "dataset",  # the unit is part of a dataset record
+    "digits",  # the unit holds a number
+    "length",  # characters / 300, at most 2
+    "similarity_gap",  # similarity minus the best candidate's: meaning relative to the alternatives
+    "lexical_gap",  # lexical minus the best candidate's
+    "bigrams",  # share of the question's pairs of neighbouring content words the unit has
+)
+FEATURES = (  # what the answerability model sees of the units chosen for an answer
+    "focus",  # best unit naming the place, supplying the asked type and the attribute's words
+    "typed_focus",  # best unit naming the place and supplying the asked type
+    "unit_probability",  # the ranker's probability for the best chosen unit
+    "unit_similarity",  # cosine of the best chosen unit to the question
+    "passage_similarity",  # cosine of the best retrieved passage
+    "coverage",  # share of the question's content words (IDF-weighted) in the chosen units
+    "rare_coverage",  # share of the question's two rarest words in the chosen units
+    "attribute_coverage",  # coverage of the words that are not the place asked about
+    "type_missing",  # 1 when the question asks for a number, date, duration or name none gives
+    "names_missing",  # share of the places/agencies named in the question absent from the answer
+    "sources",  # distinct documents quoted (agreement), capped at 3
+)
+
+
+NUMBER = (
+    r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
+    r"forty|fifty|sixty|ninety|hundred|thousand|million|billion|dozens?)"
+)
+ASKED = (  # (what the question asks for, its cue in the question, what a unit that supplies it holds)
+    ("amount", r"\bhow much\b|\b(costs?|price[sd]?|paid|pay|paying|spend|spent|budget|fees?|fines?|charged?|"
+               r"dollars)\b",
+     rf"\$\s?\d|\b{NUMBER}\s?(dollars|million|thousand)\b|\bfree of charge\b|\bno cost\b"),
+    ("duration", r"\bhow long\b|\bretention\b|\bretain\w*|\b(keep|keeps|kept|hold on|held)\b.*\b(data|reads?|"
+                 r"images?|scans?|records?|footage|information|photos?|pics?)\b|\bdelete\w*|\bpurge\w*",
+     rf"\b{NUMBER}[- ]?(\(\d+\)[- ])?(days?|weeks?|months?|years?|hours?|minutes?)\b|\bindefinite\w*|"
+     r"\bpermanent\w*|\bforever\b"),
+    ("count", r"\bhow many\b|\bnumber of\b|\bcount of\b",  # a number that counts something, not a year or a §
+     r"(?<!§ )(?<!Statute )(?<!Section )(?<!Chapter )(?<!No\. )\b(?!(?:19|20)\d\d\b)\d[\d,]*(?![.\d]*\d)"
+     r"(\s+[\w-]+){1,4}|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens|hundreds|"
+     r"thousands|millions)\s+(of\s+)?[a-z]|\n\s*\d[\d,]*\s*$"),  # or the value under a label
+    ("date", r"^\s*(and\s+)?when\b|\bwhat (year|date|month|day)\b|\bsince when\b|\bhow recently\b",
+     r"\b(19|20)\d\d\b|\b(January|February|March|April|May|June|July|August|September|October|November|"
+     r"December)\b"),
+    ("name", r"^\s*(and\s+)?who\b|\bwhich (company|vendor|firm|official|person|agency)\b|\bwhat company\b|"
+             r"\bwho (is|was|are|were)\b",
+     r"\b[A-Z][\w.'’-]+(?: (?:of |the |and |& )?[A-Z][\w.'’-]+)+"),
+    ("list", r"^\s*(which|what) (\w+ ){0,3}(departments|agencies|cities|towns|counties|states|companies|"
+             r"vendors|places|technolog\w*)\b",
+     r"(\b[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)*, ){2,}"),
+    ("statement", r"\b(say|said|respond\w*|response|react\w*|explain\w*|claim\w*)\b",
+     r"\b(said|says|told|stated|statement|responded|added|according to)\b|[\"“]"),
+)  # fmt: skip
+GENERIC = frozenset(  # words of a name that do not make it another name ("Albert Lea Police Department")
+    "the of and police department departments office sheriff sheriffs county city state university pd so s"
+    "".split()
+)
+_ASKED = [(name, re.compile(cue, re.I), re.compile(shape, re.I if name not in ("name", "list") else 0))
+          for name, cue, shape in ASKED]  # fmt: skip
+
+
+def asked_types(question: str) -> list[tuple[str, re.Pattern[str]]]:
+    """What the question asks for: (kind, the pattern of a unit that supplies it)."""
+    return [(name, shape) for name, cue, shape in _ASKED if cue.search(question)]
+
+
+def supplies(shape: re.Pattern[str], unit: str, question: str) -> bool:
+    """Whether a unit holds what was asked for, beyond what the question itself says ("in 2019"
+    in the question is no answer to "how many"; the agency the question names is no "who")."""
+    asked = set(re.findall(r"\w+", question.lower())) | GENERIC
+    return any(set(re.findall(r"\w+", m.group().lower())) - asked for m in shape.finditer(unit))
+
+
+@dataclass(frozen=True)
+class Logistic:
+    """A logistic regression over standardised features."""
+
+    names: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    @classmethod
+    def of(cls, data: dict[str, Any], names: tuple[str, ...]) -> Logistic:
+        if tuple(data["features"]) != names:
+            raise ValueError(f"{MODEL_FILE.name} was fitted on other features; run `plainsight calibrate`")
+        return cls(
+            names, *(np.asarray(data[k], np.float64) for k in ("mean", "scale", "coef")), data["intercept"]
+        )
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """One probability per row of `x` (columns in `names` order)."""
+        z = self.intercept + ((x - self.mean) / self.scale) @ self.coef
+        return 1 / (1 + np.exp(-np.clip(z, -30, 30)))
+
+    def probability(self, features: dict[str, float]) -> float:
+        return float(self.probabilities(np.array([[features[n] for n in self.names]]))[0])
+
+
+@dataclass(frozen=True)
+class Models:
+    """The unit ranker, the answerability model and its calibrated cut-off."""
+
+    ranker: Logistic
+    answerable: Logistic
+    cutoff: float
+    off_topic: float  # best passage similarity below which a question is not about these documents
+    floor: float = 0.5  # a unit is quoted beside the best one if it scores at least this share of it
+    max_units: int = 5  # units quoted at most (a listing of records aside)
+
+
+@cache
+def load_models(path: Path = MODEL_FILE) -> Models:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return Models(
+        Logistic.of(data["ranker"], UNIT_FEATURES),
+        Logistic.of(data["answerable"], FEATURES),
+        float(data["answerable"]["cutoff"]),
+        float(data["answerable"]["off_topic"]),
+        float(data["selection"]["floor"]),
+        int(data["selection"]["max_units"]),
+    )
+
+
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, names: tuple[str, ...], weights: np.ndarray | None = None
+) -> dict[str, Any]:
+    """A logistic regression (scikit-learn) on standardised columns, as `Logistic.of` reads it.
+    `weights`: per row (e.g. so that every question counts the same however many units it has)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(x)
+    scale = np.where(scaler.scale_ == 0, 1.0, scaler.scale_)
+    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)
+    model.fit((x - scaler.mean_) / scale, y, sample_weight=weights)
+    return {
+        "features": list(names),
+        "mean": scaler.mean_.round(6).tolist(),
+        "scale": scale.round(6).tolist(),
+        "coef": model.coef_[0].round(6).tolist(),
+        "intercept": round(float(model.intercept_[0]), 6),
+    }
+
+
+def cutoff_for(probabilities: np.ndarray, answerable: np.ndarray, max_answerable_refused: float) -> float:
+    """The highest cut-off that refuses at most `max_answerable_refused` of the answerable rows:
+    as many unanswerable questions refused as that allows."""
+    kept = np.sort(probabilities[answerable])
+    if not len(kept):
+        return 0.5
+    return float(kept[int(math.floor(max_answerable_refused * len(kept)))]) - 1e-6

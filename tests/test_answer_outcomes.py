@@ -1,0 +1,158 @@
+"""Every answer has a named outcome, and its invariants hold where it is made: an answer cites its
+sources, a refusal cites nothing and says why, a partly answered question says which part the
+documents don't answer, and sources of different kinds that disagree are shown side by side."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.answer import STATUSES, Answer, Citation
+from bot.chain import AnswerChain, Ask
+from bot.question import standalone
+from bot.settings import Settings
+from ingest.pipeline import ingest_paths
+
+ACLU = """---
+doc_id: quillfield-aclu-report
+title: "Quillfield's plate data and ICE"
+publisher: ACLU of Quillshire
+doc_type: report
+jurisdiction: "Quillfield, QS"
+---
+
+The ACLU of Quillshire found that the Quillfield Police Department shared license plate reader data \
+with Immigration and Customs Enforcement through a national database in 2024.
+"""
+POLICE = """---
+doc_id: quillfield-police-statement
+title: "Quillfield Police Department statement on plate readers"
+publisher: Quillfield Police Department
+doc_type: policy
+jurisdiction: "Quillfield, QS"
+---
+
+Quillfield Police Chief Dana Morrow said the department has never shared plate reader data with \
+immigration agents and does not allow ICE to search its records. Drone video recorded in Quillfield \
+is kept for 45 days unless it becomes evidence in a criminal case.
+"""
+ATLAS = """City,Agency,Technology,Vendor
+Tiburon,Tiburon Police Department,Drones,DJI
+Tiburon,Tiburon Police Department,Automated License Plate Readers,Vigilant Solutions
+Tiburon,Tiburon Police Department,Camera Registry,
+Belmont,Belmont Police Department,Body-worn Cameras,Axon
+Sausalito,Sausalito Police Department,Drones,DJI
+"""
+
+
+@pytest.fixture(scope="module")
+def quillfield(tmp_path_factory, embeddings) -> AnswerChain:
+    from bot.store import Store
+
+    folder = tmp_path_factory.mktemp("quillfield")
+    (folder / "aclu.md").write_text(ACLU, encoding="utf-8")
+    (folder / "police.md").write_text(POLICE, encoding="utf-8")
+    (folder / "atlas.csv").write_text(ATLAS, encoding="utf-8")
+    store = Store(Settings(data_dir=folder / "data"), embeddings=embeddings)
+    assert ingest_paths(store, [folder]).count("added") == 3
+    return AnswerChain(Settings(data_dir=folder / "data"), store)
+
+
+def citation(n: int) -> Citation:
+    return Citation(n, "d", "d#0", "T", "", "", "", "policy", "", None, "", "quote", 0.5)
+
+
+def test_an_answer_without_citations_cannot_be_made():
+    with pytest.raises(ValueError):
+        Answer("q", "Something is true.", False)
+    with pytest.raises(ValueError):
+        Answer("q", "Something is true. [2]", False, (citation(1),))
+
+
+def test_a_refusal_that_cites_something_cannot_be_made():
+    with pytest.raises(ValueError):
+        Answer("q", "The documents don't say.", True, (citation(1),))
+    with pytest.raises(ValueError):
+        Answer("q", "x [1]", False, (citation(1),), status="refused_no_evidence")
+
+
+def test_every_status_has_words_for_the_reader():
+    assert set(STATUSES) == {
+        "answered", "partial", "refused_no_evidence", "refused_unknown_place", "refused_off_topic",
+    }  # fmt: skip
+    assert Answer("q", "x [1]", False, (citation(1),)).status == "answered"
+    assert Answer("q", "no", True).status_text == STATUSES["refused_no_evidence"]
+
+
+def test_outcomes_are_named_for_why_the_bot_refused(corpus_store):
+    chain = AnswerChain(Settings(data_dir=corpus_store.settings.data_dir), corpus_store)
+
+    assert chain.invoke("Who won the 2024 World Series?").status == "refused_off_topic"
+    assert chain.invoke("Does Springfield share plate data with ICE?").status == "refused_unknown_place"
+    assert chain.invoke("How long does Minnesota let police keep plate data?").status == "answered"
+
+
+def test_sources_of_different_kinds_that_disagree_are_shown_side_by_side(quillfield: AnswerChain):
+    answer = quillfield.invoke("Did Quillfield police share plate reader data with ICE?")
+
+    assert answer.status == "answered", answer.text
+    kinds = {side.kind for side in answer.sides}
+    assert kinds == {"advocacy", "official"}, answer.sides
+    cited = {c.n: c.doc_id for c in answer.citations}
+    by_kind = {side.kind: {cited[n] for n in side.citations} for side in answer.sides}
+    assert by_kind == {"advocacy": {"quillfield-aclu-report"}, "official": {"quillfield-police-statement"}}
+
+
+def test_a_question_of_two_asks_says_which_one_the_documents_do_not_answer(quillfield: AnswerChain):
+    answer = quillfield.invoke("How long does Quillfield keep drone video, and how much did the drones cost?")
+
+    assert answer.status == "partial", answer.text
+    assert "45 days" in answer.text
+    assert answer.unanswered == "how much did the drones cost"
+    assert answer.text.endswith("The documents I have don't answer this part: how much did the drones cost?")
+
+
+def test_a_question_about_a_place_a_dataset_covers_lists_all_its_records(quillfield: AnswerChain):
+    answer = quillfield.invoke("What surveillance technology does the Tiburon police department have?")
+
+    assert not answer.refused, answer.text
+    for technology in ("Drones", "Automated License Plate Readers", "Camera Registry"):
+        assert technology in answer.text
+    rows = [c for c in answer.citations if c.doc_id == "atlas"]
+    assert len(rows) == 3  # every Tiburon record, each cited on its own
+    assert "Belmont" not in answer.text and "Sausalito" not in answer.text
+    assert "Quillfield" not in answer.text  # documents about another place stay out of the listing
+
+
+FOLLOW_UPS = [  # (earlier question, follow-up, what must carry over): real-document conversations
+    ("What does the Wayzata police ALPR policy say about retention?", "Who can they share it with?",
+     ["Wayzata", "ALPR"]),
+    ("Did St. Paul police pass their 2019 plate reader audit?", "Were they using fixed cameras then?",
+     ["St. Paul"]),
+    ("Does Eugene have a contract with Flock?", "Who signed it for the city?",
+     ["Eugene", "Flock", "contract"]),
+    ("What did Westport's police chief say about the ACLU report on ICE?",
+     "And what did Norwalk's chief say?", ["ACLU", "ICE"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("earlier, follow_up, carried", FOLLOW_UPS)
+def test_a_follow_up_keeps_the_subject_of_the_conversation(earlier: str, follow_up: str, carried: list[str]):
+    rewritten = standalone(
+        follow_up, [{"role": "user", "content": earlier}, {"role": "assistant", "content": "…"}]
+    )
+
+    assert rewritten.startswith(follow_up.rstrip("?"))
+    for subject in carried:
+        assert subject in rewritten
+    assert "Westport" not in rewritten  # a new place replaces the old one
+
+
+def test_a_follow_up_over_real_wording_finds_the_subjects_document(quillfield: AnswerChain):
+    history = (
+        {"role": "user", "content": "What did the Quillfield police chief say about ICE?"},
+        {"role": "assistant", "content": "Chief Dana Morrow said the department never shared data."},
+    )
+
+    answer = quillfield.invoke(Ask("And how long do they keep drone video?", history))
+
+    assert "45 days" in answer.text, answer.question

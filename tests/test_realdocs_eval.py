@@ -1,0 +1,78 @@
+"""The team's own real-document questions (`tests/eval/realdocs.jsonl`), asked of a store holding
+../shared/seed, realdocs and realdocs2, as a resident would ask them.
+
+The models in `bot/answerability.json` are fitted on the `tune` half only; the `check` half is held
+to floors here so a change that helps the tuned half at the other's expense fails. The floors are
+what the held-out half measured when they were set (the issue's targets are higher: see the README
+"How well it answers"), less a small margin for the embedding backend's rounding.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import TESTS
+
+from bot.answerability import FEATURES, MODEL_FILE, UNIT_FEATURES
+from bot.chain import AnswerChain
+from bot.evaluate import load_cases, run, split_of
+from bot.settings import Settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
+QUESTIONS = TESTS / "eval" / "realdocs.jsonl"
+STARTER = TESTS / "eval" / "starter.jsonl"
+CHECK_FLOORS = {  # measured on the check half when set: 0.964, 0.347, 0.50, 0.909, 0.375, 1.0
+    "hit@5": 0.90,
+    "fact_recall": 0.30,
+    "refused_when_should": 0.40,
+    "answered_when_should": 0.85,
+    "both_sides": 0.25,
+    "citation_validity": 1.0,
+}
+
+
+@pytest.fixture(scope="module")
+def result(real_store) -> dict:
+    store, _ = real_store
+    return run(AnswerChain(Settings(data_dir=store.settings.data_dir, llm=""), store), load_cases(QUESTIONS))
+
+
+def test_the_question_set_has_every_kind_of_question_the_issue_asks_for():
+    cases = load_cases(QUESTIONS)
+    count = {c: sum(1 for x in cases if x.category == c) for c in {x.category for x in cases}}
+
+    assert len(cases) >= 120 and len({c.id for c in cases}) == len(cases)
+    assert sum(c.should_refuse for c in cases) >= 30
+    assert count["follow-up"] >= 15 and all(c.history for c in cases if c.category == "follow-up")
+    assert count["disagreement"] >= 15 and all(
+        len(c.sides) == 2 for c in cases if c.category == "disagreement"
+    )
+    assert count["dataset"] >= 15
+    assert {c.split for c in cases} == {"tune", "check"}
+
+
+def test_the_held_out_half_holds_its_floors(result: dict):
+    check = result["by_split"]["check"]
+
+    failing = {k: check[k] for k, floor in CHECK_FLOORS.items() if check[k] < floor}
+    assert not failing, json.dumps({"check": check, "tune": result["by_split"]["tune"]})
+
+
+def test_every_category_is_reported_on_its_own(result: dict):
+    assert set(result["by_category"]) == {
+        "direct", "paraphrase", "unanswerable", "follow-up", "disagreement", "dataset",
+    }  # fmt: skip
+    assert "both_sides" in result["by_category"]["disagreement"]
+
+
+def test_the_fitted_models_never_saw_the_check_half():
+    data = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+
+    assert data["ranker"]["features"] == list(UNIT_FEATURES)
+    assert data["answerable"]["features"] == list(FEATURES)
+    ids = {r["id"] for r in data["answer_rows"]} | {r[0] for r in data["unit_rows"]["rows"]}
+    assert ids and all(split_of(i) == "tune" for i in ids)
+    known = {c.id for path in (QUESTIONS, STARTER) for c in load_cases(Path(path))}
+    assert ids <= known
