@@ -58,8 +58,10 @@ FEATURES = (  # what the answerability model sees of the units chosen for an ans
 
 
 NUMBER = (
-    r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
-    r"forty|fifty|sixty|ninety|hundred|thousand|million|billion|dozens?)"
+    r"(?:\d[\d,.]*|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
+    r"(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?|one|two|three|four|five|six|seven|eight|"
+    r"nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|hundred|"
+    r"thousand|million|billion|dozens?)"
 )
 ASKED = (  # (what the question asks for, its cue in the question, what a unit that supplies it holds)
     ("amount", r"\bhow much\b|\b(costs?|price[sd]?|paid|pay|paying|spend|spent|budget|fees?|fines?|charged?|"
@@ -70,7 +72,8 @@ ASKED = (  # (what the question asks for, its cue in the question, what a unit t
      rf"\b{NUMBER}[- ]?(\(\d+\)[- ])?(days?|weeks?|months?|years?|hours?|minutes?)\b|\bindefinite\w*|"
      r"\bpermanent\w*|\bforever\b"),
     ("count", r"\bhow many\b|\bnumber of\b|\bcount of\b",  # a number that counts something, not a year or a §
-     r"(?<!§ )(?<!Statute )(?<!Section )(?<!Chapter )(?<!No\. )\b(?!(?:19|20)\d\d\b)\d[\d,]*(?![.\d]*\d)"
+     r"(?<!§ )(?<!Statute )(?<!Section )(?<![.\d])(?<!Chapter )(?<!No\. )"
+     r"\b(?!(?:19|20)\d\d\b)\d[\d,]*(?![.\d]*\d)"
      r"(\s+[\w-]+){1,4}|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens|hundreds|"
      r"thousands|millions)\s+(of\s+)?[a-z]|\n\s*\d[\d,]*\s*$"),  # or the value under a label
     ("date", r"^\s*(and\s+)?when\b|\bwhat (year|date|month|day)\b|\bsince when\b|\bhow recently\b",

@@ -158,3 +158,20 @@ def test_a_follow_up_over_real_wording_finds_the_subjects_document(quillfield: A
     answer = quillfield.invoke(Ask("And how long do they keep drone video?", history))
 
     assert "45 days" in answer.text, answer.question
+
+
+@pytest.mark.parametrize(
+    "question, unit, supplied",
+    [  # the real and test cases that shaped the patterns of `bot.answerability.ASKED`
+        ("How long does Fairhaven keep plate data?", "Plate reads are kept for fourteen days.", True),
+        ("How long does Buena Park keep data?", "Data retention (in days)\n30 days", True),
+        ("How many plates did St. Paul scan in 2019?", "It met MN Statute 13.824 in 2019.", False),
+        ("How many Flock cameras does Buena Park have?", "Number of LPR and other cameras\n13", True),
+        ("How much is Woodbury paying Flock?", "Woodbury retained a consortium to audit its system.", False),
+        ("What company makes Albert Lea's readers?", "The policy of the Albert Lea Police Department", False),
+    ],
+)  # fmt: skip
+def test_what_a_question_asks_for_is_supplied_only_beyond_its_own_words(question, unit, supplied):
+    from bot.answerability import asked_types, supplies
+
+    assert all(supplies(shape, unit, question) for _, shape in asked_types(question)) is supplied
