@@ -81,7 +81,10 @@ ASKED = (  # (what the question asks for, its cue in the question, what a unit t
      r"December)\b"),
     ("name", r"^\s*(and\s+)?who\b|\bwhich (company|vendor|firm|official|person|agency)\b|\bwhat company\b|"
              r"\bwho (is|was|are|were)\b",
-     r"\b[A-Z][\w.'’-]+(?: (?:of |the |and |& )?[A-Z][\w.'’-]+)+"),
+     r"\b[A-Z][\w.'’-]+(?: (?:of |the |and |& )?[A-Z][\w.'’-]+)+"  # a name,
+     r"|\b(?!(?:A?LPR|CCTV|GPS|PD|ID)s?\b)[A-Z]{2,}s?\b"  # an acronym that is not the technology's,
+     r"|(?i:\b(\w+ )?(agencies|departments|authorities|officers|employees|personnel|vendors|companies|"
+     r"the public|anyone|no one|nobody)\b)"),  # or a class of recipients ("other Connecticut agencies")
     ("list", r"^\s*(which|what) (\w+ ){0,3}(departments|agencies|cities|towns|counties|states|companies|"
              r"vendors|places|technolog\w*)\b",
      r"(\b[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)*, ){2,}"),

@@ -49,6 +49,8 @@ FORMATS = {
 MAX_WARNINGS = 5  # distinct warnings reported per file; the rest are counted
 RECYCLE_RSS_MB = 500  # a reader process that has grown past this is replaced after the file
 HEADER = struct.Struct("!Q")
+STARTUP_S = 120  # for a reading process to start and take the file, before its clock runs
+GRACE_S = 1  # past read_timeout_s, before the reading process is stopped
 ROOT = str(Path(__file__).resolve().parent.parent)
 
 
@@ -167,11 +169,14 @@ def serve() -> None:
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a library that prints must not corrupt the replies
     logging.basicConfig(level=logging.WARNING, handlers=[logging.NullHandler()])
+    import ingest.loaders  # noqa: F401 - the parsers load before any file's clock starts
+
     while True:
         try:
             file_name, data, meta, limits = _receive(requests)
         except EOFError:
             return
+        _send(replies, ("started",))
         cap = int(limits.read_memory_mb * 1e6)
         try:
             resource.setrlimit(resource.RLIMIT_AS, (cap, resource.RLIM_INFINITY))
@@ -233,7 +238,9 @@ class Reader:
             _send(process.stdin, (file_name, data, meta, limits))
         except BrokenPipeError:
             return self._died(file_name, limits)
-        deadline = time.monotonic() + limits.read_timeout_s + 5  # the reader's own checks come first
+        # The clock starts when the reader has the file, so a reader still starting up (imports take
+        # seconds) is not charged for it; the grace lets the reader's own checks speak first.
+        deadline = time.monotonic() + STARTUP_S
         while True:
             left = deadline - time.monotonic()
             ready, _, _ = select.select([process.stdout], [], [], max(left, 0))
@@ -248,6 +255,9 @@ class Reader:
                 message = _receive(process.stdout)
             except (EOFError, pickle.UnpicklingError, OSError):
                 return self._died(file_name, limits)
+            if message[0] == "started":
+                deadline = time.monotonic() + limits.read_timeout_s + GRACE_S
+                continue
             if message[0] == "progress":
                 if progress:
                     progress(message[1], message[2])

@@ -169,6 +169,10 @@ def test_a_follow_up_over_real_wording_finds_the_subjects_document(quillfield: A
         ("How many Flock cameras does Buena Park have?", "Number of LPR and other cameras\n13", True),
         ("How much is Woodbury paying Flock?", "Woodbury retained a consortium to audit its system.", False),
         ("What company makes Albert Lea's readers?", "The policy of the Albert Lea Police Department", False),
+        ("And who does Lakeside share the data with?", "Lakeside shares plate data with other Connecticut "
+         "agencies only for an active criminal investigation.", True),
+        ("Who gets Norwalk's plate data?", "Norwalk's plate reads were searched for ICE.", True),
+        ("Who can see Norwalk's plate data?", "Norwalk keeps ALPR data for 30 days.", False),
     ],
 )  # fmt: skip
 def test_what_a_question_asks_for_is_supplied_only_beyond_its_own_words(question, unit, supplied):

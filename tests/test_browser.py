@@ -358,7 +358,7 @@ def test_out_of_scope_question_is_refused_not_an_error(server, new_page):
     refusal = page.locator(f".st-key-refusal-{turn}")
     assert refusal.locator('[data-testid="stAlertContentInfo"]').count() == 1
     text = refusal.inner_text()
-    assert "No answer in the documents" in text and "What you can do next" in text
+    assert "Not answered: outside what these documents cover" in text and "What you can do next" in text
     assert page.locator('[data-testid="stAlertContentError"], [data-testid="stException"]').count() == 0
     assert not card_titles(page, turn)
     shot(page, "chat-refusal.png")
