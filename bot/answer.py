@@ -119,6 +119,7 @@ STATUSES = {  # an answer's outcome, and how every interface says it in words
     "refused_off_topic": "Not answered: outside what these documents cover",
 }
 MARK = re.compile(r"\[(\d+)\]")
+YEAR = re.compile(r"\b(?:19|20)\d\d\b")  # "in 2020": a count for 2018 does not answer it
 
 
 @dataclass(frozen=True)
@@ -500,6 +501,7 @@ class GroundedAnswerer:
         context = said_with_context(hits, chosen)
         asked = asked_types(question)
         attribute = q_words - name_words
+        years = set(YEAR.findall(question))
 
         def focus(c: Sentence, with_words: bool) -> float:
             """One unit that names the place, supplies the asked type and (optionally) the
@@ -525,6 +527,7 @@ class GroundedAnswerer:
                 any(not any(supplies(t, c.text, question) for c in chosen) for _, t in asked)
             ),
             "names_missing": sum(n.lower() not in context for n in names) / len(names) if names else 0.0,
+            "years_missing": sum(y not in context for y in years) / len(years) if years else 0.0,
             "sources": float(min(3, len({hits[c.hit_index].chunk.metadata.get("doc_id") for c in chosen}))),
         }
 

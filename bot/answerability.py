@@ -53,6 +53,7 @@ FEATURES = (  # what the answerability model sees of the units chosen for an ans
     "attribute_coverage",  # coverage of the words that are not the place asked about
     "type_missing",  # 1 when the question asks for a number, date, duration or name none gives
     "names_missing",  # share of the places/agencies named in the question absent from the answer
+    "years_missing",  # share of the years named in the question absent from the answer
     "sources",  # distinct documents quoted (agreement), capped at 3
 )
 
@@ -148,6 +149,17 @@ class Models:
     off_topic: float  # best passage similarity below which a question is not about these documents
     floor: float = 0.5  # a unit is quoted beside the best one if it scores at least this share of it
     max_units: int = 5  # units quoted at most (a listing of records aside)
+
+    @classmethod
+    def unfitted(cls) -> Models:
+        """Models that judge nothing (every unit and answer scores 0.5, nothing is refused): what
+        `plainsight calibrate` starts from, so a change of features never needs the old fit."""
+
+        def neutral(names: tuple[str, ...]) -> Logistic:
+            n = len(names)
+            return Logistic(names, np.zeros(n), np.ones(n), np.zeros(n), 0.0)
+
+        return cls(neutral(UNIT_FEATURES), neutral(FEATURES), 0.0, 0.0)
 
 
 @cache

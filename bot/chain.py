@@ -16,6 +16,7 @@ import numpy as np
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from bot.answer import REFUSAL, Answer, GroundedAnswerer
+from bot.answerability import Models, load_models
 from bot.question import names_in, standalone
 from bot.retrieve import Filters, Hit, HybridIndex
 from bot.settings import Settings
@@ -62,11 +63,19 @@ class Prepared:
 class AnswerChain(Runnable[Any, Answer]):
     """Retrieval-augmented answering over one store; grounded by default, LLM by configuration."""
 
-    def __init__(self, settings: Settings, store: Store | None = None, chat_model: Any = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store | None = None,
+        chat_model: Any = None,
+        models: Models | None = None,  # the fitted ones by default (`plainsight calibrate` passes unfitted)
+    ) -> None:
         self.settings = settings
         self.store = store or Store(settings)
         self.index = HybridIndex(self.store)
-        self.grounded = GroundedAnswerer(self.store.embeddings, threshold=settings.refusal_threshold)
+        self.grounded = GroundedAnswerer(
+            self.store.embeddings, threshold=settings.refusal_threshold, models=models or load_models()
+        )
         self.chat_model = chat_model
         if self.chat_model is None and settings.llm:
             from bot.llm import make_chat_model

@@ -239,6 +239,7 @@ def calibrate(
     out: Annotated[Path, typer.Option(help="Where to write the models.")] = Path("bot/answerability.json"),
 ) -> None:
     """Fit the unit ranker and the answerability model on the `tune` half of question sets."""
+    from bot.answerability import Models
     from bot.calibrate import calibrate as fit
     from bot.chain import AnswerChain
     from bot.evaluate import load_cases
@@ -247,5 +248,5 @@ def calibrate(
     for spec in sets:
         questions, _, data_dir = spec.partition("=")
         settings = get_settings().model_copy(update={"data_dir": Path(data_dir)} if data_dir else {})
-        pairs.append((AnswerChain(settings), load_cases(Path(questions))))
+        pairs.append((AnswerChain(settings, models=Models.unfitted()), load_cases(Path(questions))))
     typer.echo(json.dumps(fit(pairs, out)["fitted_on"]))

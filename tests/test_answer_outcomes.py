@@ -179,3 +179,25 @@ def test_what_a_question_asks_for_is_supplied_only_beyond_its_own_words(question
     from bot.answerability import asked_types, supplies
 
     assert all(supplies(shape, unit, question) for _, shape in asked_types(question)) is supplied
+
+
+@pytest.mark.parametrize("year, missing", [("2024", 0.0), ("2031", 1.0)])
+def test_a_year_the_answer_does_not_hold_is_seen_as_missing(quillfield: AnswerChain, year, missing):
+    # real cases: "How many searches did ICE run in 2020?" answered with a count for 2018 (ra-037),
+    # "How many Flock cameras did Newport Beach have back in 2021?" with another year's (rb-056)
+    answer = quillfield.invoke(Ask(f"Did Quillfield share plate data with ICE in {year}?", explain=True))
+    judged = next(t for t in answer.trace if "answerability" in t)["answerability"]
+    assert judged["years_missing"] == missing
+
+
+def test_unfitted_models_that_calibrating_starts_from_judge_nothing():
+    from bot.answer import GroundedAnswerer
+    from bot.answerability import Models
+
+    models = Models.unfitted()
+    assert (
+        GroundedAnswerer(None, models=models).models.answerable.probability(
+            dict.fromkeys(models.answerable.names, 1.0)
+        )
+        == 0.5
+    )
