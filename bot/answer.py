@@ -29,7 +29,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from bot.answerability import GENERIC, UNIT_FEATURES, Models, asked_types, load_models, supplies
-from bot.question import names_in
+from bot.question import STOPWORDS, names_in
 from bot.retrieve import Hit
 from bot.source_kinds import source_kind, source_label
 from bot.units import answer_units, display, kind_of
@@ -79,12 +79,6 @@ CONTINUATION_GAP = 0.1  # a sentence that carries on from a good one scores at m
 WORD = re.compile(r"[a-z0-9][a-z0-9'.-]*[a-z0-9]|[a-z0-9]", re.I)
 SUFFIX = re.compile(r"(ing|ed|es|s)$")
 TOKEN, LETTERS = re.compile(r"\w+"), re.compile(r"[A-Za-z]{2,}")
-STOPWORDS = frozenset(
-    "a an and are as at be been but by can could did do does for from had has have how i if in is "
-    "it its me my of on or our so than that the their them then there these they this to was we "
-    "were what when where which who why will with would you your about any anyone much many long "
-    "keep kept use used using get tell know".split()
-)
 REFUSAL = (
     "The documents I have don't answer that. Try rephrasing your question, or ask the agency "
     "directly: a public-records (FOIA) request to the police department or city clerk is the way "
@@ -497,7 +491,7 @@ class GroundedAnswerer:
             total = sum(idf[w] for w in wanted)
             return sum(idf[w] for w in wanted & said) / total if total else 1.0
 
-        rare = set(sorted(q_words, key=lambda w: -idf[w])[:2])
+        rare = set(sorted(q_words, key=lambda w: (-idf[w], w))[:2])
         context = said_with_context(hits, chosen)
         asked = asked_types(question)
         attribute = q_words - name_words

@@ -100,7 +100,12 @@ class AnswerChain(Runnable[Any, Answer]):
         hits = self.index.search(
             question, self.settings.k, ask.filters, per_doc=PER_DOC, vector=vector, snapshot=snapshot
         )
-        records = self.index.records(question, vector, ask.filters, snapshot)
+        datasets = [
+            h.chunk.metadata.get("doc_id", "") for h in hits if h.chunk.metadata.get("doc_type") == "dataset"
+        ]
+        records = self.index.records(
+            question, vector, ask.filters, snapshot, within=list(dict.fromkeys(datasets))
+        )
         return Prepared(question, vector, hits, records, ", ".join(unknown) if unknown else None)
 
     def _refusal(self, question: str, unknown: str | None, grounded: Answer) -> Answer:

@@ -22,6 +22,12 @@ OPENERS = frozenset(
     "please list show give explain yes no under its he she they it his her their according after before "
     "since while also".split()
 )
+STOPWORDS = frozenset(  # the words a question is made of, not what it is about
+    "a an and are as at be been but by can could did do does for from had has have how i if in is "
+    "it its me my of on or our so than that the their them then there these they this to was we "
+    "were what when where which who why will with would you your about any anyone much many long "
+    "keep kept use used using get tell know".split()
+)
 WHAT_ABOUT = re.compile(r"^\s*(?:and|but|ok(?:ay)?|so)?[\s,]*(?:what|how)\s+about\s+(.+?)\s*\??\s*$", re.I)
 REFERS_BACK = re.compile(
     r"\b(they|them|their|theirs|it|its|there|that|those|these|this|he|she|his|her|same|also|too|"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -25,6 +26,8 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from bot.index import Part, Snapshot, SnapshotFiles, alive, sentence_entry, stems
+from bot.question import STOPWORDS as QUESTION_WORDS
+from bot.question import names_in
 from bot.store import Chunk, Store, StoreChanging, embedding_text
 
 log = logging.getLogger(__name__)
@@ -33,7 +36,9 @@ RRF_K = 60
 REFERENCE_SECTIONS = frozenset({"sources", "references", "bibliography", "further reading"})
 CANDIDATES = 40
 RECORDS, RECORD_CANDIDATES = 12, 200  # dataset rows listed at most / examined
+EXACT_ROWS = 20_000  # chunks up to which dense search is exact: about 5 ms, the cost of Chroma's HNSW
 RARE_ROWS = 60  # a word in at most this many chunks names a place or an agency, not a topic
+QUESTION_STEMS = frozenset(stems([" ".join(QUESTION_WORDS)])[0])  # "which", "have": picks out no record
 
 
 @dataclass(frozen=True)
@@ -224,13 +229,14 @@ class HybridIndex:
         return sorted(found, key=lambda h: -h[2])[:CANDIDATES]
 
     def _dense_hits(self, snap: Snapshot, vector: list[float], filters: Filters) -> list[Candidate]:
-        """Nearest current chunks by cosine (vectors are unit length). Unfiltered: Chroma's HNSW
-        index finds the ids, and the chunks and vectors come from memory (Chroma takes longer to
-        read 40 chunks' text and metadata than to search). Filtered: Chroma's `where` scans
-        metadata on every query (over 100 ms at 100k chunks), so the allowed rows of the parts'
-        matrices are compared here."""
+        """Nearest current chunks by cosine (vectors are unit length). Up to `EXACT_ROWS` chunks,
+        and whenever filtered, the allowed rows of the parts' matrices are compared here: exact,
+        so the same documents rank the same in every process and on every machine (an HNSW graph
+        differs from build to build, and its tail from search to search), and Chroma's `where`
+        scans metadata on every query (over 100 ms at 100k chunks). Past that, unfiltered,
+        Chroma's HNSW index finds the ids, and the chunks and vectors come from memory."""
         query = np.asarray(vector, np.float32)
-        if not filters.where():
+        if not filters.where() and sum(map(len, snap.parts)) > EXACT_ROWS:
             found = [
                 (n, row, float(snap.parts[n].matrix[row] @ query))
                 for n, row in snap.locate(self.store.nearest_ids(vector, CANDIDATES))
@@ -300,42 +306,70 @@ class HybridIndex:
         vector: list[float],
         filters: Filters = Filters(),
         snapshot: Snapshot | None = None,
+        within: Sequence[str] = (),
     ) -> list[Hit]:
         """Every dataset record about what the question names ("Tiburon", "Idaho"), best first.
 
         A question about an agency or a town that a dataset covers ("What surveillance does the
         Tiburon police have?") is answered by all of that place's rows, not the one or two that
-        retrieval keeps per document. The place is the question's rarest words (few rows hold
-        them; a state is also looked for by its postal code, as datasets write it); the records
-        are the rows that hold all of those the best row holds."""
+        retrieval keeps per document. `within`: the datasets retrieval found for the question
+        ("Eugene's list of agencies it shares Flock data with"); their rows are the records when
+        a question word picks some of them out ("Idaho" -> the rows of state ID), so another
+        dataset's rows about the same place (the Atlas's Idaho agencies) do not answer instead.
+        Otherwise the place is the question's rarest words over all datasets (few rows hold them;
+        a state is also looked for by its postal code, as datasets write it), and the records are
+        the rows that hold all of those the best row holds."""
         if filters.doc_types and "dataset" not in filters.doc_types:
             return []
         snap = snapshot or self._current()
-        query = stems([question + "".join(f" {code}" for code, name in STATES.items() if name.lower() in
-                                          question.lower())])[0]  # fmt: skip
-        found = [
-            (n, row, score)
-            for n, (part, mask) in enumerate(
-                zip(snap.parts, snap.allowed(filters.jurisdictions, ("dataset",)))
-            )
-            if mask.any()
-            for row, score in part.search(query, RECORD_CANDIDATES, mask)
-        ]
-        if not found:
-            return []
-        rare = {w for w in set(query) if self._rows_with(snap, w) <= RARE_ROWS}
-        holds = {(n, row): rare & set(snap.parts[n].tokens[row]) for n, row, _ in found}
-        best = max(found, key=lambda h: (len(holds[h[0], h[1]]), h[2]))
-        key = holds[best[0], best[1]]
-        if not key:
-            return []
-        group = sorted((h for h in found if holds[h[0], h[1]] >= key), key=lambda h: -h[2])[:RECORDS]
+        codes = [code for code, name in STATES.items() if name.lower() in question.lower()]
+        query = stems([question + "".join(f" {code}" for code in codes)])[0]
+        named = stems([" ".join([*names_in(question), *codes])])[0]  # places, agencies, states
+        masks = snap.allowed(filters.jurisdictions, ("dataset",))
+        group = self._picked_out(snap, query, named, masks, within) if within else []
+        if not group:
+            found = [
+                (n, row, score)
+                for n, (part, mask) in enumerate(zip(snap.parts, masks))
+                if mask.any()
+                for row, score in part.search(query, RECORD_CANDIDATES, mask)
+            ]
+            rare = {w for w in set(query) if self._rows_with(snap, w) <= RARE_ROWS}
+            holds = {(n, row): rare & set(snap.parts[n].tokens[row]) for n, row, _ in found}
+            best = max(found, key=lambda h: (len(holds[h[0], h[1]]), h[2]), default=None)
+            key = holds[best[0], best[1]] if best else set()
+            if not key:
+                return []
+            group = sorted((h for h in found if holds[h[0], h[1]] >= key), key=lambda h: -h[2])[:RECORDS]
         q = np.asarray(vector, np.float32)
         return [
             Hit(part.chunk(row), score, float(part.matrix[row] @ q), score, sentences=part.sentences.get(row))
             for n, row, score in group
             if (part := snap.parts[n]) is not None
         ]
+
+    @staticmethod
+    def _picked_out(
+        snap: Snapshot, query: list[str], named: list[str], masks: list[np.ndarray], within: Sequence[str]
+    ) -> list[tuple[int, int, float]]:
+        """The rows of the first of the `within` datasets (retrieval's order) in which a question
+        word picks some out: the word held by fewest of its rows, and by at most half ("Eugene",
+        in all of Eugene's rows, picks nothing out); a word of a name the question gives
+        ("Minnesota" -> MN) before any other ("dropped"). Best first."""
+        asked = [w for w in dict.fromkeys(query) if w not in QUESTION_STEMS]
+        for doc_id in within:
+            found, size = [], 0
+            for n, (part, mask) in enumerate(zip(snap.parts, masks)):
+                mask = mask & part.version.mask(lambda v, d=doc_id: v[0] == d)
+                size += int(mask.sum())
+                if mask.any():
+                    found += [(n, row, score) for row, score in part.search(query, RECORD_CANDIDATES, mask)]
+            held = {w: [h for h in found if w in snap.parts[h[0]].tokens[h[1]]] for w in asked}
+            picking = {w: rows for w, rows in held.items() if 0 < len(rows) <= size / 2}
+            if picking:
+                words = [w for w in picking if w in named] or list(picking)
+                return sorted(min((picking[w] for w in words), key=len), key=lambda h: -h[2])[:RECORDS]
+        return []
 
     @staticmethod
     def _rows_with(snap: Snapshot, word: str) -> int:

@@ -125,6 +125,45 @@ def test_a_question_about_a_place_a_dataset_covers_lists_all_its_records(quillfi
     assert "Quillfield" not in answer.text  # documents about another place stay out of the listing
 
 
+SHARING = """Name,State,Type
+Ada County ID SO,ID,Sheriff's Office
+Pocatello ID PD,ID,Police Department
+Lane County OR SO,OR,Sheriff's Office
+Salem OR PD,OR,Police Department
+Bend OR PD,OR,Police Department
+"""
+AGENCIES = """City,State,Agency,Technology
+Idaho Falls,ID,Idaho Falls Police Department,Drones
+Idaho Falls,ID,Bonneville County Sheriff's Office,Automated License Plate Readers
+Meridian,ID,Idaho State Police,Automated License Plate Readers
+"""
+
+
+def test_a_dataset_retrieval_found_lists_the_rows_a_question_word_picks_out(
+    tmp_path, embeddings, monkeypatch
+):
+    # rb-046: "Which Idaho police or sheriff's offices share their Flock data with Eugene PD?" was
+    # answered with the Atlas's Idaho agencies; the rows are the sharing list's state-ID ones
+    from bot.store import Store
+
+    # as in a store of thousands of chunks, where the list's own words ("Flock", "share", the
+    # town) are in too many rows to name a place, and "ID" is in the Atlas's rows as well
+    monkeypatch.setattr("bot.retrieve.RARE_ROWS", 4)
+
+    (tmp_path / "quillfield-flock-data-sharing-list.csv").write_text(SHARING, encoding="utf-8")
+    (tmp_path / "atlas-agencies.csv").write_text(AGENCIES, encoding="utf-8")
+    store = Store(Settings(data_dir=tmp_path / "data"), embeddings=embeddings)
+    assert ingest_paths(store, [tmp_path]).count("added") == 2
+    chain = AnswerChain(Settings(data_dir=tmp_path / "data", refusal_threshold=0.0), store)
+
+    step = chain.prepare(Ask("Which Idaho agencies share their Flock data with Quillfield?"))
+
+    assert {r.chunk.metadata["doc_id"] for r in step.records} == {"quillfield-flock-data-sharing-list"}
+    assert sorted(r.chunk.text.split(".")[0] for r in step.records) == [
+        "Name: Ada County ID SO", "Name: Pocatello ID PD"
+    ]  # fmt: skip
+
+
 FOLLOW_UPS = [  # (earlier question, follow-up, what must carry over): real-document conversations
     ("What does the Wayzata police ALPR policy say about retention?", "Who can they share it with?",
      ["Wayzata", "ALPR"]),
