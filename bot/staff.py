@@ -19,25 +19,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import httpx
-
 from bot.store import Store, StoreError
 from ingest.loaders import SUPPORTED
 from ingest.pipeline import FileResult, ingest_document
-from ingest.web import CONTENT_TYPES, Fetched, FetchError, check_metadata, fetch
-from ingest.web import ingest_url as _ingest_url
-from ingest.web import name_for as file_name_for
-
-__all__ = [
-    "CONTENT_TYPES",
-    "FetchError",
-    "Fetched",
-    "fetch_url",
-    "file_name_for",
-    "form_metadata",
-    "ingest_url",
-]
-FETCH_DEADLINE = 60.0  # seconds for the whole download, however slowly the server trickles
+from ingest.web import check_metadata
 
 
 def check_password(given: str, expected: str | None) -> bool:
@@ -133,31 +118,6 @@ def ingest_uploads(
         if on_file:
             on_file(result)
     return results
-
-
-def fetch_url(
-    url: str,
-    max_bytes: int,
-    deadline: float = FETCH_DEADLINE,
-    transport: httpx.BaseTransport | None = None,
-    allow_hosts: Iterable[str] = (),
-) -> Fetched:
-    """`ingest.web.fetch`: download `url`, refusing private addresses, oversize or unreadable."""
-    return fetch(url, max_bytes, timeout=deadline, allow_hosts=allow_hosts, transport=transport)
-
-
-def ingest_url(
-    store: Store,
-    url: str,
-    meta: dict[str, Any],
-    replace: bool = False,
-    transport: httpx.BaseTransport | None = None,
-) -> FileResult:
-    """Fetch a web document and ingest it with `source_url` set to the address given."""
-    try:
-        return _ingest_url(store, url, meta, replace, transport)
-    except StoreError as exc:
-        return FileResult(url.strip(), "failed", reason=str(exc))
 
 
 def supported_extensions() -> list[str]:

@@ -351,13 +351,15 @@ def ingest_url(
     replace: bool = False,
     transport: httpx.BaseTransport | None = None,
 ) -> FileResult:
-    """Fetch a web document and ingest it with `source_url` set to the address given."""
+    """Fetch a web document and ingest it with `source_url` set to the address given; a refused
+    address, a failed download or a store another process is writing to is the result's reason."""
+    from bot.store import StoreError
     from ingest.pipeline import FileResult, ingest_document
 
     url = url.strip()
     try:
         fetched = fetch_for(store.settings, url, transport)
-    except FetchError as exc:
+        result = ingest_document(store, fetched.name, fetched.data, {**meta, "source_url": url}, replace)
+    except (FetchError, StoreError) as exc:
         return FileResult(url, "failed", reason=str(exc))
-    result = ingest_document(store, fetched.name, fetched.data, {**meta, "source_url": url}, replace)
     return FileResult(url, result.status, result.doc_id, result.chunks, result.reason)

@@ -15,12 +15,12 @@ from bot.staff import (
     attempt_login,
     form_metadata,
     ingest_uploads,
-    ingest_url,
     supported_extensions,
 )
 from bot.store import StoreError
 from ingest.loaders import DOC_TYPES
 from ingest.pipeline import FileResult, delete_document
+from ingest.web import ingest_url
 
 DOC_TYPE_CHOICES = ["", *sorted(DOC_TYPES)]
 STATUS_WORDS = {"added": "added", "updated": "updated", "unchanged": "unchanged (already indexed)"}

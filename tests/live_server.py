@@ -55,6 +55,33 @@ def serve_app(app, timeout: float = 300) -> Iterator[str]:
         sock.close()
 
 
+@contextmanager
+def plainsight_serve(env: dict[str, str], log: Path, timeout: float = 300) -> Iterator[str]:
+    """`plainsight serve` as its own process, its output in `log`; yields its base URL once
+    /healthz answers, and stops it when the block ends."""
+    port = free_port()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).with_name("plainsight")), "serve", "--port", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
 def chroma_exe() -> str:
     exe = Path(sys.executable).with_name("chroma")
     found = str(exe) if exe.exists() else shutil.which("chroma")

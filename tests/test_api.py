@@ -10,12 +10,11 @@ import json
 import logging
 import re
 import subprocess
-import time
 
 import httpx
 import pytest
 from conftest import PLAINSIGHT, cli_env
-from live_server import free_port, serve_app, static_site
+from live_server import plainsight_serve, serve_app, static_site
 
 from bot.api import RateLimiter, create_app
 from bot.chain import AnswerChain, Ask
@@ -250,34 +249,16 @@ def test_questions_are_not_logged(api, caplog):
 
 
 def test_plainsight_serve_answers_and_logs_no_question(corpus_store, tmp_path):
-    port = free_port()
     env = cli_env(corpus_store.settings.data_dir)
     env["PLAINSIGHT_RATE_LIMIT_PER_MINUTE"] = "0"
     log = tmp_path / "serve.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(PLAINSIGHT), "serve", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, env=env
-        )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.5)
+    with plainsight_serve(env, log) as base:
         secret = "Quimby Farnsworth drones"
         assert httpx.get(base + "/v1/search", params={"q": secret}).status_code == 200
         answer = httpx.post(base + "/v1/ask", json={"question": QUESTION}, timeout=60).json()
         assert answer["citations"]
         staff = httpx.get(base + "/v1/documents")
         assert staff.status_code == 403 and "PLAINSIGHT_API_KEY" in staff.json()["detail"]
-    finally:
-        proc.terminate()
-        proc.wait(30)
     text = log.read_text()
     assert "Quimby" not in text and "Norwalk" not in text and "GET /" not in text, text
 

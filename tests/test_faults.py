@@ -34,13 +34,13 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import CORPUS, PLAINSIGHT, cli_env, snapshot, snapshot_dir
-from live_server import chroma_server, free_port
+from live_server import chroma_server, plainsight_serve
 
 from bot.settings import Settings
-from bot.staff import ingest_url
 from bot.store import HOLDER_FILE, Store, StoreBusy
 from ingest.loaders import load_bytes
 from ingest.pipeline import check, delete_document, embed_chunks, ingest_document, registry_record, repair
+from ingest.web import ingest_url
 
 KEY = "faults-staff-key"
 STAFF = {"Authorization": f"Bearer {KEY}"}
@@ -118,27 +118,9 @@ def api_env(data_dir: Path, **extra: str) -> dict[str, str]:
 @contextmanager
 def serving(data_dir: Path, env: dict[str, str], log: Path) -> Iterator[str]:
     """`plainsight serve` as a process; yields its base URL once /healthz answers."""
-    port = free_port()
     LOGS.append(log)
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(PLAINSIGHT), "serve", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, env=env
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.3)
+    with plainsight_serve(env, log) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def cli(data_dir: Path, log_dir: Path, *args: str, **extra: str) -> subprocess.Popen:

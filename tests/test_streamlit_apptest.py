@@ -25,16 +25,10 @@ from bot.answer import Answer
 from bot.app_resources import answer_chain, login_throttle
 from bot.safe_text import escape_markdown, plain_markdown, quoted_markdown, web_url
 from bot.settings import get_settings
-from bot.staff import (
-    FetchError,
-    LoginThrottle,
-    attempt_login,
-    check_password,
-    fetch_url,
-    file_name_for,
-    form_metadata,
-)
+from bot.staff import LoginThrottle, attempt_login, check_password, form_metadata
 from ingest.pipeline import delete_document, ingest_document
+from ingest.web import FetchError, fetch
+from ingest.web import name_for as file_name_for
 
 APP = ROOT / "streamlit_app.py"
 PASSWORD = "correct horse battery staple"
@@ -475,7 +469,7 @@ def test_staff_ingests_a_web_page_with_its_url_as_source(data_dir, site):
         delete_document(store, "127-0-0-1-drones")
 
 
-def test_fetch_url_limits():
+def test_fetch_limits():
     def serve(body: bytes, content_type: str, length: bool = True):
         def handler(request: httpx.Request) -> httpx.Response:
             headers = {"content-type": content_type}
@@ -486,24 +480,24 @@ def test_fetch_url_limits():
         return httpx.MockTransport(handler)
 
     pdf_site = serve(b"%PDF-1.4", "application/pdf")
-    pdf = fetch_url("https://town.example/docs/Policy.PDF", 1000, transport=pdf_site)
+    pdf = fetch("https://town.example/docs/Policy.PDF", 1000, transport=pdf_site)
     assert pdf.name == "town-example-docs-policy.pdf" and pdf.data == b"%PDF-1.4"
-    page = fetch_url("https://town.example/", 1000, transport=serve(b"<p>x</p>", "text/html; charset=utf-8"))
+    page = fetch("https://town.example/", 1000, transport=serve(b"<p>x</p>", "text/html; charset=utf-8"))
     assert page.name == "town-example.html"
     with pytest.raises(FetchError, match="over the 0.0001 MB limit"):
-        fetch_url("https://town.example/big", 100, transport=serve(b"x" * 500, "text/plain"))
+        fetch("https://town.example/big", 100, transport=serve(b"x" * 500, "text/plain"))
     with pytest.raises(FetchError, match="more than"):
-        fetch_url("https://town.example/big", 100, transport=serve(b"x" * 500, "text/plain", length=False))
+        fetch("https://town.example/big", 100, transport=serve(b"x" * 500, "text/plain", length=False))
     with pytest.raises(FetchError, match="content type 'application/zip'"):
-        fetch_url("https://town.example/a.zip", 100, transport=serve(b"PK", "application/zip"))
+        fetch("https://town.example/a.zip", 100, transport=serve(b"PK", "application/zip"))
     with pytest.raises(FetchError, match="http:// or https://"):
-        fetch_url("file:///etc/passwd", 100)
+        fetch("file:///etc/passwd", 100)
 
     def slow(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("slow", request=request)
 
     with pytest.raises(FetchError, match="did not answer in time"):
-        fetch_url("https://town.example/slow", 100, transport=httpx.MockTransport(slow))
+        fetch("https://town.example/slow", 100, transport=httpx.MockTransport(slow))
     assert file_name_for("https://www.town.example/police/alpr.aspx?id=3", ".html") == (
         "www-town-example-police-alpr.html"
     )
