@@ -241,10 +241,11 @@ class Reader:
         # The clock starts when the reader has the file, so a reader still starting up (imports take
         # seconds) is not charged for it; the grace lets the reader's own checks speak first.
         deadline = time.monotonic() + STARTUP_S
+        replies = select.poll()  # not select(): it fails once a process holds over 1,024 descriptors
+        replies.register(process.stdout, select.POLLIN | select.POLLHUP | select.POLLERR)
         while True:
             left = deadline - time.monotonic()
-            ready, _, _ = select.select([process.stdout], [], [], max(left, 0))
-            if not ready:
+            if not replies.poll(max(left, 0) * 1000):
                 self.close()
                 return (
                     f"reading took longer than {limits.read_timeout_s:g} s, the limit "

@@ -529,3 +529,27 @@ def test_a_same_named_file_in_another_folder_is_refused_not_taken_for_an_update(
 
     assert first.status == "added"
     assert second.status == "failed" and "already used by" in second.reason and "in this run" in second.reason
+
+
+def test_a_file_is_read_while_the_process_holds_over_1024_descriptors(tmp_path, make_store):
+    # CI, 2026-12-02: every store a long test run had opened held ~26 descriptors, and once past
+    # 1,024 every read failed with "filedescriptor out of range in select()"
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if max(soft, hard) < 1200:
+        pytest.skip("this machine allows fewer than 1,200 open files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    (tmp_path / "policy.txt").write_text(POLICY_TEXT, encoding="utf-8")
+    from ingest.reader import _reader
+
+    _reader.close()  # the reading process's pipes are opened after the descriptors below
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        (result,) = ingest_paths(make_store(), [tmp_path / "policy.txt"]).results
+    finally:
+        for fd in held:
+            os.close(fd)
+        _reader.close()
+    assert result.status == "added", result
