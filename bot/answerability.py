@@ -175,24 +175,56 @@ def load_models(path: Path = MODEL_FILE) -> Models:
     )
 
 
-def fit_logistic(
-    x: np.ndarray, y: np.ndarray, names: tuple[str, ...], weights: np.ndarray | None = None
-) -> dict[str, Any]:
-    """A logistic regression (scikit-learn) on standardised columns, as `Logistic.of` reads it.
-    `weights`: per row (e.g. so that every question counts the same however many units it has)."""
+def fit_logistic(x: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> dict[str, Any]:
+    """A logistic regression (scikit-learn) on standardised columns, as `Logistic.of` reads it."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler().fit(x)
     scale = np.where(scaler.scale_ == 0, 1.0, scaler.scale_)
     model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)
-    model.fit((x - scaler.mean_) / scale, y, sample_weight=weights)
+    model.fit((x - scaler.mean_) / scale, y)
     return {
         "features": list(names),
         "mean": scaler.mean_.round(6).tolist(),
         "scale": scale.round(6).tolist(),
         "coef": model.coef_[0].round(6).tolist(),
         "intercept": round(float(model.intercept_[0]), 6),
+    }
+
+
+def fit_ranker(x: np.ndarray, y: np.ndarray, groups: np.ndarray, names: tuple[str, ...]) -> dict[str, Any]:
+    """A ranker learned from pairs: within each question, every unit that states an expected
+    fact against every one that does not (a logistic regression on their feature differences,
+    each question weighted the same). What matters is the order inside one question, and a
+    pointwise fit spends itself on telling questions apart (on the 2026-12-02 `tune` units,
+    5-fold by question: best unit right 0.31 -> 0.39, a right one in the top five 0.70 -> 0.79).
+    The pair score is then mapped to a probability (Platt scaling on the units), so that
+    `Logistic.of` reads it like any other model."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(x)
+    scale = np.where(scaler.scale_ == 0, 1.0, scaler.scale_)
+    z = (x - scaler.mean_) / scale
+    diffs, weights = [], []
+    for group in np.unique(groups):
+        mine = groups == group
+        good, bad = z[mine & (y == 1)], z[mine & (y == 0)]
+        if len(good) and len(bad):
+            diffs.append((good[:, None, :] - bad[None, :, :]).reshape(-1, z.shape[1]))
+            weights.append(np.full(len(good) * len(bad), 1.0 / (len(good) * len(bad))))
+    d, w = np.vstack(diffs), np.concatenate(weights)
+    pairs = LogisticRegression(C=1.0, fit_intercept=False, max_iter=3000)
+    pairs.fit(np.vstack([d, -d]), np.r_[np.ones(len(d)), np.zeros(len(d))], sample_weight=np.r_[w, w])
+    score = (z @ pairs.coef_[0])[:, None]
+    platt = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(score, y)
+    return {
+        "features": list(names),
+        "mean": scaler.mean_.round(6).tolist(),
+        "scale": scale.round(6).tolist(),
+        "coef": (pairs.coef_[0] * platt.coef_[0][0]).round(6).tolist(),
+        "intercept": round(float(platt.intercept_[0]), 6),
     }
 
 

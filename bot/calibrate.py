@@ -1,7 +1,8 @@
 """Fit the answerer's two models on the `tune` half of the team's question sets.
 
 1. The unit ranker: for every candidate unit of every answerable `tune` question, its
-   `UNIT_FEATURES` and whether it states one of the question's expected facts; then how many of
+   `UNIT_FEATURES` and whether it states one of the question's expected facts, learned from
+   pairs within each question (`fit_ranker`); then how many of
    the best units to quote, and how close to the best one they must score (a grid, scored by
    the expected facts the answers state).
 2. The answerability model: with that ranker in place, the `FEATURES` of what the answerer would
@@ -18,13 +19,20 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bot.answerability import FEATURES, UNIT_FEATURES, Logistic, Models, cutoff_for, fit_logistic
+from bot.answerability import (
+    FEATURES,
+    UNIT_FEATURES,
+    Logistic,
+    Models,
+    cutoff_for,
+    fit_logistic,
+    fit_ranker,
+)
 from bot.chain import AnswerChain, Ask
 from bot.evaluate import Case, fact_found
 
@@ -91,9 +99,7 @@ def calibrate(sets: list[tuple[AnswerChain, list[Case]]], out: Path) -> dict[str
     tune = [(chain, [c for c in cases if c.split == "tune"]) for chain, cases in sets]
     units = [row for chain, cases in tune for row in unit_rows(chain, cases)]
     x = np.array([r[2:] for r in units], np.float64)
-    per_question = Counter(r[0] for r in units)  # every question counts the same, however many units it has
-    weights = np.array([len(units) / len(per_question) / per_question[r[0]] for r in units])
-    ranker = fit_logistic(x, np.array([r[1] for r in units]), UNIT_FEATURES, weights)
+    ranker = fit_ranker(x, np.array([r[1] for r in units]), np.array([r[0] for r in units]), UNIT_FEATURES)
     fitted = Logistic.of(ranker, UNIT_FEATURES)
     floor, most = best_selection(tune, fitted)
     for chain, _ in tune:
