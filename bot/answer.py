@@ -216,6 +216,13 @@ def place_words(question: str) -> set[str]:
     return {w for n in names_in(question) if not n.isupper() for w in words(n)} - GENERIC
 
 
+def named_share(name: str, said: set[str]) -> float:
+    """How much of a name the words `said` hold: its own words, not the ones every agency's name
+    has ("Orange County Sheriff's Department" is named by "Orange County Sheriff's Office")."""
+    own = set(words(re.sub(r"['’]s\b", "", name))) - GENERIC
+    return len(own & said) / len(own) if own else 1.0
+
+
 def _bigrams(text: str) -> set[tuple[str, str]]:
     """Pairs of neighbouring content words, stemmed ("reasonable suspicion", "hot list")."""
     found = [_stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1]
@@ -493,6 +500,7 @@ class GroundedAnswerer:
 
         rare = set(sorted(q_words, key=lambda w: (-idf[w], w))[:2])
         context = said_with_context(hits, chosen)
+        context_words = set(words(context))
         asked = asked_types(question)
         attribute = q_words - name_words
         years = set(YEAR.findall(question))
@@ -500,13 +508,13 @@ class GroundedAnswerer:
         def focus(c: Sentence, with_words: bool) -> float:
             """One unit that names the place, supplies the asked type and (optionally) the
             asked attribute's words: an answer rather than a related sentence."""
-            where = said_with_context(hits, [c])
-            named = sum(n.lower() in where for n in names) / len(names) if names else 1.0
+            where = set(words(said_with_context(hits, [c])))
+            named = sum(named_share(n, where) for n in names) / len(names) if names else 1.0
             typed = float(all(supplies(t, c.text, question) for _, t in asked))
             total = sum(idf[w] for w in attribute)
             own = {_stem(w) for w in c.words}
-            words = sum(idf[w] for w in attribute & own) / total if total and with_words else 1.0
-            return named * typed * words
+            attributed = sum(idf[w] for w in attribute & own) / total if total and with_words else 1.0
+            return named * typed * attributed
 
         return {
             "focus": max((focus(c, True) for c in chosen), default=0.0),
@@ -520,7 +528,9 @@ class GroundedAnswerer:
             "type_missing": float(
                 any(not any(supplies(t, c.text, question) for c in chosen) for _, t in asked)
             ),
-            "names_missing": sum(n.lower() not in context for n in names) / len(names) if names else 0.0,
+            "names_missing": 1 - sum(named_share(n, context_words) for n in names) / len(names)
+            if names
+            else 0.0,
             "years_missing": sum(y not in context for y in years) / len(years) if years else 0.0,
             "sources": float(min(3, len({hits[c.hit_index].chunk.metadata.get("doc_id") for c in chosen}))),
         }

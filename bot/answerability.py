@@ -52,7 +52,7 @@ FEATURES = (  # what the answerability model sees of the units chosen for an ans
     "rare_coverage",  # share of the question's two rarest words in the chosen units
     "attribute_coverage",  # coverage of the words that are not the place asked about
     "type_missing",  # 1 when the question asks for a number, date, duration or name none gives
-    "names_missing",  # share of the places/agencies named in the question absent from the answer
+    "names_missing",  # share of the own words of the places/agencies asked about absent from the answer
     "years_missing",  # share of the years named in the question absent from the answer
     "sources",  # distinct documents quoted (agreement), capped at 3
 )
@@ -68,7 +68,8 @@ ASKED = (  # (what the question asks for, its cue in the question, what a unit t
     ("amount", r"\bhow much\b|\b(costs?|price[sd]?|paid|pay|paying|spend|spent|budget|fees?|fines?|charged?|"
                r"dollars)\b",
      rf"\$\s?\d|\b{NUMBER}\s?(dollars|million|thousand)\b|\bfree of charge\b|\bno cost\b"),
-    ("duration", r"\bhow long\b|\bretention\b|\bretain\w*|\b(keep|keeps|kept|hold on|held)\b.*\b(data|reads?|"
+    ("duration", r"\bhow long\b|\bretention\b|\bretain\w*|"
+                 r"\b(keep\w*|kept|hold\w* on\w*|held|hang\w* on\w*)\b.*\b(data|reads?|"
                  r"images?|scans?|records?|footage|information|photos?|pics?)\b|\bdelete\w*|\bpurge\w*",
      rf"\b{NUMBER}[- ]?(\(\d+\)[- ])?(days?|weeks?|months?|years?|hours?|minutes?)\b|\bindefinite\w*|"
      r"\bpermanent\w*|\bforever\b"),

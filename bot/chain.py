@@ -17,7 +17,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from bot.answer import REFUSAL, Answer, GroundedAnswerer
 from bot.answerability import Models, load_models
-from bot.question import names_in, standalone
+from bot.question import names_in, standalone, truecase
 from bot.retrieve import Filters, Hit, HybridIndex
 from bot.settings import Settings
 from bot.store import Store
@@ -86,15 +86,17 @@ class AnswerChain(Runnable[Any, Answer]):
         """The steps before answering: the standalone question, its vector (embedded once, for
         retrieval and for ranking units), the passages, the dataset records about what it names,
         and the names the documents never mention."""
-        question = ask.question.strip()
+        snapshot = self.index.snapshot()
+        question = truecase(ask.question.strip(), snapshot.proper)
         if ask.history:
             if self.chat_model is not None:
                 from bot.llm import condense
 
                 question = condense(self.chat_model, question, ask.history)
             else:
-                question = standalone(question, ask.history)
-        snapshot = self.index.snapshot()
+                proper = snapshot.proper
+                history = [{**t, "content": truecase(t.get("content") or "", proper)} for t in ask.history]
+                question = standalone(question, history)
         unknown = [n for n in names_in(question) if len(n) > 2 and not self.index.knows(n, snapshot)]
         vector = self.store.embeddings.embed_query(question)
         hits = self.index.search(

@@ -26,6 +26,7 @@ import re
 import shutil
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -40,7 +41,7 @@ from bm25s.stopwords import STOPWORDS_EN
 from bot.sentences import int8, unit
 from bot.store import Chunk
 
-FORMAT = 1  # bump when the files' layout changes: older files are then ignored
+FORMAT = 2  # bump when the files' layout changes: older files are then ignored
 COLUMNS = ("jurisdiction", "doc_type", "version")
 STALE_SECONDS = 120  # an unreferenced part or temporary folder older than this is deleted
 log = logging.getLogger(__name__)
@@ -148,6 +149,7 @@ class Part:
     doc_type: Column
     version: Column  # (doc_id, content_hash)
     rows: dict[str, int] = field(repr=False)  # chunk id -> row
+    cased: dict[str, list[int]] = field(repr=False)  # word -> [mid-sentence capitalised, lower-case]
     mapped: bool = False  # read from files (else built in memory and not yet saved)
 
     @classmethod
@@ -174,6 +176,7 @@ class Part:
             Column.of(m.get("doc_type") for m in metas),
             Column.of((m.get("doc_id"), m.get("content_hash")) for m in metas),
             {cid: row for row, cid in enumerate(ids)},
+            case_counts(c.text for c in chunks if c.metadata.get("doc_type") != "dataset"),
         )
 
     def __len__(self) -> int:
@@ -247,7 +250,8 @@ class Part:
         for name, array in arrays.items():
             np.save(folder / f"{name}.npy", np.ascontiguousarray(array))
         columns = {name: getattr(self, name).values for name in COLUMNS}
-        (folder / "part.json").write_text(json.dumps({"ids": self.ids, "columns": columns}))
+        meta = {"ids": self.ids, "columns": columns, "cased": self.cased}
+        (folder / "part.json").write_text(json.dumps(meta))
 
     @classmethod
     def load(cls, folder: Path) -> Part:
@@ -283,8 +287,36 @@ class Part:
             columns["doc_type"],
             columns["version"],
             {cid: row for row, cid in enumerate(ids)},
+            meta["cased"],
             mapped=True,
         )
+
+
+MID_SENTENCE_CAPITAL = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]+\b")
+LOWER_WORD = re.compile(r"(?<![\w./@-])[a-z]+(?![\w/@]|[.-]\w)")  # not in an address or an id
+PROPER_SEEN, PROPER_SHARE = 5, 0.95  # a word is a name when seen capitalised this often, nearly always
+
+
+def case_counts(texts: Iterable[str]) -> dict[str, list[int]]:
+    """How often each word is written capitalised in mid-sentence, and in lower case: what tells
+    a name ("Okaloosa", "Newport") from a word (two regex passes per text, in C)."""
+    capital: Counter[str] = Counter()
+    lower: Counter[str] = Counter()
+    for text in texts:
+        capital.update(w.lower() for w in MID_SENTENCE_CAPITAL.findall(text))
+        lower.update(LOWER_WORD.findall(text))
+    return {w: [n, lower[w]] for w, n in capital.items()}
+
+
+def proper_words(parts: Iterable[Part]) -> frozenset[str]:
+    """Words the corpus nearly always capitalises: the names a resident types in lower case."""
+    capital: Counter[str] = Counter()
+    lower: Counter[str] = Counter()
+    for part in parts:
+        for word, (n, m) in part.cased.items():
+            capital[word] += n
+            lower[word] += m
+    return frozenset(w for w, n in capital.items() if n >= PROPER_SEEN and n >= PROPER_SHARE * (n + lower[w]))
 
 
 @dataclass(frozen=True)
@@ -325,11 +357,13 @@ class Snapshot:
     parts: tuple[Part, ...] = ()
     alive: tuple[np.ndarray, ...] = ()
     vocabulary: frozenset[str] = frozenset()  # indexed stems; querying never adds to it
+    proper: frozenset[str] = frozenset()  # lower-cased words the documents write as names
 
     @classmethod
     def of(cls, fingerprint: str, vouched: dict[str, str], parts: tuple[Part, ...]) -> Snapshot:
         vocabulary = frozenset(w for p in parts for w in p.bm25.vocab_dict)
-        return cls(fingerprint, vouched, parts, tuple(alive(parts, vouched)), vocabulary)
+        alive_rows = tuple(alive(parts, vouched))
+        return cls(fingerprint, vouched, parts, alive_rows, vocabulary, proper_words(parts))
 
     def allowed(
         self, jurisdictions: tuple[str, ...] = (), doc_types: tuple[str, ...] = ()

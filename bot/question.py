@@ -45,6 +45,12 @@ SYSTEMS = re.compile(  # what a conversation can be about besides a place: the s
 )
 
 
+def truecase(text: str, proper: frozenset[str]) -> str:
+    """Capitalise the words the documents write as names ("is newport beach keeping ...": "is
+    Newport Beach keeping ..."), so that a question typed in lower case still names its place."""
+    return re.sub(r"\b[a-z]+\b", lambda m: m.group().capitalize() if m.group() in proper else m.group(), text)
+
+
 def names_in(text: str) -> list[str]:
     """Runs of capitalised words that look like names ("New Haven"), without question openers."""
     found: list[str] = []

@@ -204,6 +204,10 @@ def test_a_follow_up_over_real_wording_finds_the_subjects_document(quillfield: A
     [  # the real and test cases that shaped the patterns of `bot.answerability.ASKED`
         ("How long does Fairhaven keep plate data?", "Plate reads are kept for fourteen days.", True),
         ("How long does Buena Park keep data?", "Data retention (in days)\n30 days", True),
+        # blind bl-025 / realdocs rb-019: "keeping" and "hang onto" ask for a duration too
+        ("is Newport Beach keeping plate scans for a year??", "Data retention (in days)\n365 days", True),
+        ("is Newport Beach keeping plate scans for a year??", "Data is owned by Newport Beach PD.", False),
+        ("how long do Eugene's cams hang onto pics of my car", "Plate images are kept for 30 days.", True),
         ("How many plates did St. Paul scan in 2019?", "It met MN Statute 13.824 in 2019.", False),
         ("How many Flock cameras does Buena Park have?", "Number of LPR and other cameras\n13", True),
         ("How much is Woodbury paying Flock?", "Woodbury retained a consortium to audit its system.", False),
@@ -240,3 +244,50 @@ def test_unfitted_models_that_calibrating_starts_from_judge_nothing():
         )
         == 0.5
     )
+
+
+def test_a_place_the_documents_write_as_a_name_is_named_when_typed_in_lower_case(make_store):
+    # blind bl-025 "is newport beach keeping plate scans ...": no capitals, so no place, and the
+    # answer quoted Woodbury's retention for Newport Beach's
+    store = make_store()
+    text = " ".join(
+        f"The {n} report from Marrowdale says plate reads in Marrowdale are kept for 30 days."
+        for n in ("first", "second", "third", "fourth", "fifth")
+    )
+    folder = store.settings.data_dir.parent / "docs"
+    folder.mkdir()
+    (folder / "marrowdale.md").write_text(f"# Plate readers\n\n{text}\n", encoding="utf-8")
+    assert ingest_paths(store, [folder]).count("added") == 1
+    chain = AnswerChain(store.settings, store)
+    asked = chain.prepare(Ask("how long does marrowdale keep plate reads?")).question
+    assert asked == "how long does Marrowdale keep plate reads?"  # "plate", "reads" stay words
+
+
+def test_proper_words_are_the_ones_written_capitalised_nearly_always():
+    from bot.index import case_counts
+
+    counts = case_counts(
+        ["We met in Okaloosa and Okaloosa County.", "the Police said police in a Police car"]
+    )
+    assert counts["okaloosa"] == [2, 0] and counts["police"] == [2, 1]
+    # an address or a file name is no lower-case use of the word
+    assert case_counts(["the Okaloosa sheriff", "see www.okaloosa.org or okaloosa-so-flock"]) == {
+        "okaloosa": [1, 0]
+    }
+
+
+@pytest.mark.parametrize(
+    "name, said, share",
+    [
+        ("Orange County Sheriff's Department", {"orange", "county", "sheriff's", "office"}, 1.0),
+        ("Woodbury's Flock", {"woodbury", "flock"}, 1.0),
+        ("Newport Beach", {"woodbury", "beach"}, 0.5),
+        ("Police Department", {"woodbury"}, 1.0),  # no name of its own: nothing to miss
+    ],
+)
+def test_a_name_is_judged_by_its_own_words(name, said, share):
+    # blind bl-018 / bl-009: "Orange County Sheriff's Department" and "Woodbury's Flock" were
+    # "missing" from answers quoting the Orange County Sheriff's Office and Woodbury's audit
+    from bot.answer import named_share
+
+    assert named_share(name, said) == share
