@@ -13,6 +13,7 @@ together in `answerability.json` beside this module.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -99,6 +100,15 @@ GENERIC = frozenset(  # words of a name that do not make it another name ("Alber
 )
 _ASKED = [(name, re.compile(cue, re.I), re.compile(shape, re.I if name not in ("name", "list") else 0))
           for name, cue, shape in ASKED]  # fmt: skip
+_SHAPES = {name: shape for name, _, shape in _ASKED}
+COUNT_STOPS = frozenset(  # where the counted thing's words end in "how many X does/in/of ..."
+    "does do did is are was were has have had can could will would in on at for of to that the there per "
+    "each a an from by with they it its he she we you i".split()
+)
+SAME_COUNT = (  # words that count the same things
+    frozenset("reader camera cam device alpr lpr scanner unit system".split()),
+    frozenset("search query lookup time request".split()),  # "thousands of times a month"
+)
 
 
 def asked_types(question: str) -> list[tuple[str, re.Pattern[str]]]:
@@ -110,7 +120,41 @@ def supplies(shape: re.Pattern[str], unit: str, question: str) -> bool:
     """Whether a unit holds what was asked for, beyond what the question itself says ("in 2019"
     in the question is no answer to "how many"; the agency the question names is no "who")."""
     asked = set(re.findall(r"\w+", question.lower())) | GENERIC
-    return any(set(re.findall(r"\w+", m.group().lower())) - asked for m in shape.finditer(unit))
+    counted = _counted(question) if shape is _SHAPES["count"] else None
+    return any(
+        set(re.findall(r"\w+", m.group().lower())) - asked and (counted is None or _counts(counted, unit, m))
+        for m in shape.finditer(unit)
+    )
+
+
+def _counted(question: str) -> frozenset[str] | None:
+    """What a "how many" question counts: the last word before its verb ("How many license plate
+    readers does ..." counts readers), with the words that count the same devices."""
+    cue = re.search(r"\b(?:how many|number of|count of)\s+(.*)", question, re.I)
+    if not cue:
+        return None
+    run = list(
+        itertools.takewhile(lambda w: w not in COUNT_STOPS, re.findall(r"[a-z]+", cue.group(1).lower()))
+    )
+    if not run:
+        return None
+    head = _singular(run[-1])
+    return next((same for same in SAME_COUNT if head in same), frozenset({head}))
+
+
+def _counts(counted: frozenset[str], unit: str, number: re.Match[str]) -> bool:
+    """Whether the number found counts that: one of its next words, or the label it is the value of."""
+    after = re.findall(r"[a-z]+", unit[number.start() : number.end() + 60].lower())[:6]
+    label = unit[: number.start()].rstrip().rsplit("\n", 1)[-1] if "\n" in number.group() else ""
+    return any(_singular(w) in counted for w in [*after, *re.findall(r"[a-z]+", label.lower())])
+
+
+def _singular(word: str) -> str:
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "sses", "xes")):
+        return word[:-2]
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
 
 
 @dataclass(frozen=True)

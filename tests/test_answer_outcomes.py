@@ -210,6 +210,16 @@ def test_a_follow_up_over_real_wording_finds_the_subjects_document(quillfield: A
         ("how long do Eugene's cams hang onto pics of my car", "Plate images are kept for 30 days.", True),
         ("How many plates did St. Paul scan in 2019?", "It met MN Statute 13.824 in 2019.", False),
         ("How many Flock cameras does Buena Park have?", "Number of LPR and other cameras\n13", True),
+        # blind bl-070 / bl-080: a number that counts something else is no answer to "how many X"
+        ("How many license plate readers does Seattle operate?", "Seattle accepted the 2023 report on 3 "
+         "surveillance technologies.", False),
+        ("How many license plate readers does Seattle operate?", "Seattle runs 14 ALPR cameras.", True),
+        ("How many arrests has the Chula Vista drone program led to?", "Chula Vista flies 6 drones from "
+         "five launch sites.", False),
+        ("How many searches a month did ICE run?", "ICE ran 9,000 queries a month.", True),  # starter q006
+        ("How many searches a month did ICE run?", "ICE queried it thousands of times each month.", True),
+        ("How many launch sites does Chula Vista fly from?", "Chula Vista flies drones from five launch "
+         "sites.", True),
         ("How much is Woodbury paying Flock?", "Woodbury retained a consortium to audit its system.", False),
         ("What company makes Albert Lea's readers?", "The policy of the Albert Lea Police Department", False),
         ("And who does Lakeside share the data with?", "Lakeside shares plate data with other Connecticut "
