@@ -2,7 +2,9 @@
 ../shared/seed, realdocs and realdocs2, as a resident would ask them.
 
 The models in `bot/answerability.json` are fitted on the `tune` half only; the `check` half is held
-to floors here so a change that helps the tuned half at the other's expense fails. The floors are
+to floors here, and so is all of `tests/eval/blind.jsonl` (80 questions a helper wrote from the
+documents alone, without seeing the bot or the other set; nothing is fitted on it), so a change
+that helps the tuned half at the other's expense fails. The floors are
 what the held-out half measured when they were set (the issue's targets are higher: see the README
 "How well it answers"), less a small margin for the embedding backend's rounding.
 """
@@ -23,12 +25,21 @@ from bot.settings import Settings
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 QUESTIONS = TESTS / "eval" / "realdocs.jsonl"
 STARTER = TESTS / "eval" / "starter.jsonl"
-CHECK_FLOORS = {  # measured on the check half when set: 0.964, 0.347, 0.50, 0.909, 0.375, 1.0
+CHECK_FLOORS = {  # measured on the check half when set: 0.946, 0.421, 0.583, 0.945, 0.50, 1.0
     "hit@5": 0.90,
-    "fact_recall": 0.30,
+    "fact_recall": 0.36,
+    "refused_when_should": 0.50,
+    "answered_when_should": 0.88,
+    "both_sides": 0.375,
+    "citation_validity": 1.0,
+}
+BLIND = TESTS / "eval" / "blind.jsonl"  # written from the documents alone; never fitted on, either half
+BLIND_FLOORS = {  # measured when set: 0.922, 0.506, 0.50, 0.922, 0.625, 1.0
+    "hit@5": 0.88,
+    "fact_recall": 0.44,
     "refused_when_should": 0.40,
-    "answered_when_should": 0.85,
-    "both_sides": 0.25,
+    "answered_when_should": 0.87,
+    "both_sides": 0.50,
     "citation_validity": 1.0,
 }
 
@@ -58,6 +69,15 @@ def test_the_held_out_half_holds_its_floors(result: dict):
 
     failing = {k: check[k] for k, floor in CHECK_FLOORS.items() if check[k] < floor}
     assert not failing, json.dumps({"check": check, "tune": result["by_split"]["tune"]})
+
+
+def test_the_blind_questions_hold_their_floors(real_store):
+    store, _ = real_store
+    chain = AnswerChain(Settings(data_dir=store.settings.data_dir, llm=""), store)
+    found = run(chain, load_cases(BLIND))["metrics"]
+
+    failing = {k: found[k] for k, floor in BLIND_FLOORS.items() if found[k] < floor}
+    assert not failing, json.dumps(found)
 
 
 def test_every_category_is_reported_on_its_own(result: dict):
