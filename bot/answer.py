@@ -72,6 +72,7 @@ SECOND_ASK = re.compile(r"(?:,\s*|;\s*|\s)and\s+(?=(?:how|what|who|when|where|wh
 MAX_RECORDS, PER_RECORD = 12, 2  # records listed, units quoted from a long one (its two best fields)
 RECORD_CHARS = 320  # a record up to this long is quoted whole
 CONTEXT = ("title", "jurisdiction", "section", "doc_id")  # what says whose a unit is, besides its text
+RECORD_KEY = re.compile(r"^[a-z][a-z_]{0,30}: (?=[A-Z])")  # a dataset's lower-case field name ("info: ")
 CLOSERS = "\"'”’)]"  # may follow a sentence's final stop
 PRONOUN_START = re.compile(r"^(he|she|they|it|this|that|these|those|his|her|their)\b", re.I)
 ARTICLE = frozenset("the a an this that these those its his her their".split())
@@ -254,7 +255,7 @@ def _is_answerable(unit: str) -> bool:
     kind = kind_of(unit)
     if kind != "sentence":
         return _is_fact(_clean(unit), kind)
-    text = _clean(unit)
+    text = RECORD_KEY.sub("", _clean(unit), count=1)  # "info: Eugene PD terminated ...": its sentence
     if not MIN_CHARS <= len(text) <= MAX_CHARS or text[0].islower() or not _complete(text):
         return False
     if text.startswith(("#", "- [", "See ")) or text.count("|") > 2 or _navigation(text):

@@ -89,6 +89,9 @@ def test_every_unit_is_an_exact_span_of_the_passage():
         ("Data retention (in days)", False),  # a label alone says nothing
         ("(c) See below", False),  # an item too short to say anything
         ("AOSNUMBER: AOS1. City: Tiburon. State: CA. Agency: Tiburon PD. Technology: Drones.", False),
+        # blind bl-046 / bl-047: a dataset's lower-case field holding a sentence (DeFlock's "info")
+        ("info: Following a pause by City Council, Eugene PD eventually terminated their contract.", True),
+        ("and the data is: kept for a while by the city of Eugene.", False),  # a fragment still is not
     ],
 )
 def test_which_units_are_worth_quoting(unit: str, quotable: bool):
