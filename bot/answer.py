@@ -563,15 +563,20 @@ class GroundedAnswerer:
             return Answer(question, REFUSAL, True, trace=trace)
         usable = _within_reach(s for s in ranked if not SOURCES_SILENT.search(s.text))
         chosen = self.select(question, usable, [source_kind(h.chunk.metadata) for h in hits])
-        if not chosen:
-            return Answer(question, REFUSAL, True, trace=trace)
         rows = {i for i, h in enumerate(hits) if h.chunk.id in {r.chunk.id for r in records}}
+        listing = {hits[i].chunk.metadata.get("doc_id") for i in rows}
         if (
             rows
             and LISTS.search(question)
-            and (any(c.hit_index in rows for c in chosen) or not self._names_place(question, hits, chosen))
+            and (
+                any(c.hit_index in rows for c in chosen)
+                or not self._names_place(question, hits, chosen)
+                or hits[0].chunk.metadata.get("doc_id") in listing  # retrieval's best source is that dataset
+            )
         ):
             chosen = listed(question, hits, ranked, chosen, rows)
+        if not chosen:
+            return Answer(question, REFUSAL, True, trace=trace)
         answered, missing = parts_answered(question, chosen)
         features = self.features(answered, hits, ranked, chosen)
         probability = self.models.answerable.probability(features)

@@ -355,9 +355,12 @@ class HybridIndex:
         """The rows of the first of the `within` datasets (retrieval's order) in which a question
         word picks some out: the word held by fewest of its rows, and by at most half ("Eugene",
         in all of Eugene's rows, picks nothing out); a word of a name the question gives
-        ("Minnesota" -> MN) before any other ("dropped"). Best first."""
-        asked = [w for w in dict.fromkeys(query) if w not in QUESTION_STEMS]
+        ("Minnesota" -> MN) before any other ("dropped"); never a word of the dataset's own name
+        (Eugene's sharing list has a row for Eugene, but "Which private businesses share with
+        Eugene?" asks for its private businesses). Best first."""
         for doc_id in within:
+            own = set(stems([doc_id.replace("-", " ")])[0])
+            asked = [w for w in dict.fromkeys(query) if w not in QUESTION_STEMS and w not in own]
             found, size = [], 0
             for n, (part, mask) in enumerate(zip(snap.parts, masks)):
                 mask = mask & part.version.mask(lambda v, d=doc_id: v[0] == d)

@@ -131,6 +131,9 @@ Pocatello ID PD,ID,Police Department
 Lane County OR SO,OR,Sheriff's Office
 Salem OR PD,OR,Police Department
 Bend OR PD,OR,Police Department
+Quillfield QS PD,QS,Police Department
+Home Depot Corporation,??,Private Business
+Lowe's Corporation,??,Private Business
 """
 AGENCIES = """City,State,Agency,Technology
 Idaho Falls,ID,Idaho Falls Police Department,Drones
@@ -139,11 +142,9 @@ Meridian,ID,Idaho State Police,Automated License Plate Readers
 """
 
 
-def test_a_dataset_retrieval_found_lists_the_rows_a_question_word_picks_out(
-    tmp_path, embeddings, monkeypatch
-):
-    # rb-046: "Which Idaho police or sheriff's offices share their Flock data with Eugene PD?" was
-    # answered with the Atlas's Idaho agencies; the rows are the sharing list's state-ID ones
+@pytest.fixture
+def sharing(tmp_path, embeddings, monkeypatch) -> AnswerChain:
+    """A town's list of the agencies it shares plate data with, beside an Atlas of agencies."""
     from bot.store import Store
 
     # as in a store of thousands of chunks, where the list's own words ("Flock", "share", the
@@ -154,14 +155,31 @@ def test_a_dataset_retrieval_found_lists_the_rows_a_question_word_picks_out(
     (tmp_path / "atlas-agencies.csv").write_text(AGENCIES, encoding="utf-8")
     store = Store(Settings(data_dir=tmp_path / "data"), embeddings=embeddings)
     assert ingest_paths(store, [tmp_path]).count("added") == 2
-    chain = AnswerChain(Settings(data_dir=tmp_path / "data", refusal_threshold=0.0), store)
+    return AnswerChain(Settings(data_dir=tmp_path / "data", refusal_threshold=0.0), store)
 
-    step = chain.prepare(Ask("Which Idaho agencies share their Flock data with Quillfield?"))
+
+def test_a_dataset_retrieval_found_lists_the_rows_a_question_word_picks_out(sharing: AnswerChain):
+    # rb-046: "Which Idaho police or sheriff's offices share their Flock data with Eugene PD?" was
+    # answered with the Atlas's Idaho agencies; the rows are the sharing list's state-ID ones
+    step = sharing.prepare(Ask("Which Idaho agencies share their Flock data with Quillfield?"))
 
     assert {r.chunk.metadata["doc_id"] for r in step.records} == {"quillfield-flock-data-sharing-list"}
     assert sorted(r.chunk.text.split(".")[0] for r in step.records) == [
         "Name: Ada County ID SO", "Name: Pocatello ID PD"
     ]  # fmt: skip
+
+
+def test_the_dataset_s_own_name_picks_out_none_of_its_rows(sharing: AnswerChain):
+    # blind bl-039: "Which private businesses share Flock camera data with the Eugene Police
+    # Department?" picked out Eugene's own row of Eugene's list, and quoted other towns' FAQs
+    question = "Which private businesses share Flock data with the Quillfield police?"
+    step = sharing.prepare(Ask(question))
+    answer = sharing.invoke(Ask(question))
+
+    assert sorted(r.chunk.text.split(".")[0] for r in step.records) == [
+        "Name: Home Depot Corporation", "Name: Lowe's Corporation"
+    ]  # fmt: skip
+    assert "Home Depot" in answer.text and "Lowe's" in answer.text
 
 
 FOLLOW_UPS = [  # (earlier question, follow-up, what must carry over): real-document conversations
