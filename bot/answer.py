@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
@@ -456,6 +457,17 @@ class GroundedAnswerer:
         def disputes(text: str) -> bool:
             return bool(CONTRAST.search(text)) and all(n in text.lower() for n in names)
 
+        def make_room() -> None:
+            """Drop the last unit that neither disputes nor is its kind of source's only one."""
+            if len(chosen) < most:
+                return
+            if kinds:
+                count = Counter(kinds[c.hit_index] for c in chosen)
+                spare = [c for c in chosen if count[kinds[c.hit_index]] > 1 and not disputes(c.text)]
+            else:
+                spare = [c for c in chosen if not disputes(c.text)]
+            chosen.remove(spare[-1] if spare else chosen[-1])
+
         if chosen and not any(disputes(c.text) for c in chosen):
             disputed = [
                 s for s in ranked
@@ -463,8 +475,7 @@ class GroundedAnswerer:
                 and not self._duplicate(s, chosen)
             ]  # fmt: skip
             if disputed:
-                if len(chosen) >= most:
-                    chosen.pop()
+                make_room()
                 chosen.append(disputed[0])
         if kinds and chosen and contested(question, ranked):
             have = {kinds[c.hit_index] for c in chosen}
@@ -473,10 +484,12 @@ class GroundedAnswerer:
                 if kinds[s.hit_index] not in have and s.score >= ranked[0].score * REACH
                 and not self._duplicate(s, chosen)
             ]  # fmt: skip
-            if other:  # the other kind of source's best word on it, a denial first
-                if len(chosen) >= most:
-                    chosen.pop()
-                chosen.append(next((o for o in other if CONTRAST.search(o.text)), other[0]))
+            if other:  # the other kind of source's best word on it: a denial of what was asked first
+                make_room()
+                denials = [o for o in other if disputes(o.text)] or [
+                    o for o in other if CONTRAST.search(o.text)
+                ]
+                chosen.append((denials or other)[0])
         return chosen
 
     @staticmethod

@@ -4,6 +4,9 @@ documents don't answer, and sources of different kinds that disagree are shown s
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import pytest
 
 from bot.answer import STATUSES, Answer, Citation
@@ -319,3 +322,31 @@ def test_a_name_is_judged_by_its_own_words(name, said, share):
     from bot.answer import named_share
 
     assert named_share(name, said) == share
+
+
+def test_room_for_the_other_side_is_made_from_a_kind_already_quoted():
+    # realdocs rb-038 "Did Flock lie about working with the feds?": a disputing unit took the last
+    # place, and the one it dropped was the vendor's own statement, the other side
+    from bot.answer import GroundedAnswerer, Sentence, content_words
+    from bot.answerability import Models
+
+    texts = [  # (passage, text, score): passages 0-2 are advocacy, 3 the vendor
+        (0, "Flock has been hiding federal access to Flock data from the public.", 0.9),
+        (1, "Flock told customers nothing about the federal pilot programs it ran.", 0.8),
+        (3, "Some of our public statements inadvertently provided inaccurate information about Flock.", 0.7),
+        (
+            2,
+            "A newsletter says Flock lied to the public; Flock however says it has no federal contract.",
+            0.6,
+        ),
+    ]
+    units = [
+        Sentence(i, 0, len(t), t, np.eye(4, dtype=np.float32)[n], p, frozenset(content_words(t)))
+        for n, (i, t, p) in enumerate(texts)
+    ]
+    answerer = GroundedAnswerer(None, models=replace(Models.unfitted(), floor=0.5, max_units=3))
+    kinds = ["advocacy", "advocacy", "advocacy", "vendor"]
+
+    chosen = answerer.select("Did Flock lie about federal contracts?", units, kinds)
+
+    assert [c.hit_index for c in chosen] == [0, 3, 2]
