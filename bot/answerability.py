@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from bot.index import stems
+
 MODEL_FILE = Path(__file__).with_name("answerability.json")
 UNIT_FEATURES = (  # what the ranker sees of each candidate unit (a sentence, pair, item or row)
     "similarity",  # cosine of the unit to the question
@@ -105,9 +107,9 @@ COUNT_STOPS = frozenset(  # where the counted thing's words end in "how many X d
     "does do did is are was were has have had can could will would in on at for of to that the there per "
     "each a an from by with they it its he she we you i".split()
 )
-SAME_COUNT = (  # words that count the same things
-    frozenset("reader camera cam device alpr lpr scanner unit system".split()),
-    frozenset("search query lookup time request".split()),  # "thousands of times a month"
+SAME_COUNT = tuple(  # stems of words that count the same things ("thousands of times a month")
+    frozenset(stems([words])[0])
+    for words in ("reader camera cam device alpr lpr scanner unit system", "search query lookup time request")
 )
 
 
@@ -136,25 +138,17 @@ def _counted(question: str) -> frozenset[str] | None:
     run = list(
         itertools.takewhile(lambda w: w not in COUNT_STOPS, re.findall(r"[a-z]+", cue.group(1).lower()))
     )
-    if not run:
+    head = stems(run[-1:])[0] if run else []
+    if not head:  # "how many of them", or a stop word
         return None
-    head = _singular(run[-1])
-    return next((same for same in SAME_COUNT if head in same), frozenset({head}))
+    return next((same for same in SAME_COUNT if head[0] in same), frozenset(head))
 
 
 def _counts(counted: frozenset[str], unit: str, number: re.Match[str]) -> bool:
     """Whether the number found counts that: one of its next words, or the label it is the value of."""
     after = re.findall(r"[a-z]+", unit[number.start() : number.end() + 60].lower())[:6]
     label = unit[: number.start()].rstrip().rsplit("\n", 1)[-1] if "\n" in number.group() else ""
-    return any(_singular(w) in counted for w in [*after, *re.findall(r"[a-z]+", label.lower())])
-
-
-def _singular(word: str) -> str:
-    if word.endswith("ies"):
-        return word[:-3] + "y"
-    if word.endswith(("ches", "shes", "sses", "xes")):
-        return word[:-2]
-    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
+    return bool(counted.intersection(stems([" ".join(after) + " " + label])[0]))
 
 
 @dataclass(frozen=True)
