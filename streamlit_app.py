@@ -1,6 +1,6 @@
 """The web app: the residents' chat and the staff page. Thin over `bot/`; see pages/.
 
-Heavy objects (model, store, index) load once per process (`bot.app_resources`) and are shared
+Heavy objects (model, store, index) load once per process (`bot.interfaces.resources`) and are shared
 by both pages; nothing about a visitor or a question is written anywhere.
 """
 
@@ -8,8 +8,15 @@ from __future__ import annotations
 
 import streamlit as st
 
+from bot.core.settings import SettingsError, get_settings
+
 # An emoji favicon is drawn in the browser; a ":material/...:" one would be fetched from Google.
 st.set_page_config(page_title="Plainsight", page_icon="🔎", layout="centered")
+try:
+    get_settings()
+except SettingsError as exc:  # say which PLAINSIGHT_* value is wrong instead of a traceback
+    st.error(f"Plainsight cannot start: {exc}")
+    st.stop()
 st.navigation(
     [
         st.Page("pages/chat.py", title="Ask a question", icon=":material/forum:", default=True),

@@ -25,8 +25,8 @@ from typing import Any
 
 from bench.common import RESULTS, emit, percentiles_ms, questions
 from bot.chain import AnswerChain
-from bot.settings import Settings
-from bot.store import Store
+from bot.core.settings import Settings
+from bot.core.store import Store
 
 WARM_UP = "What is an automated license plate reader?"  # not a starter question
 
@@ -88,13 +88,13 @@ def measure(data_dir: Path, repeat: int, profile_asks: int) -> dict[str, Any]:
     def floor(q: str, town: str | None = None) -> Any:
         where = {"jurisdiction": town} if town else None
         vector = store.embeddings.embed_query(q)
-        return store.chunks.query(query_embeddings=[vector], n_results=10, where=where)
+        return store._chunks.query(query_embeddings=[vector], n_results=10, where=where)
 
     chain_s, answers = chain_pass(False)
     chain_filter_s, filtered = chain_pass(True)
     floor(WARM_UP, place[0])
     result = {
-        "chunks": store.chunks.count(),
+        "chunks": store.chunk_count(),
         "documents": len(store.documents()),
         "towns": len(towns),
         "first_ask_s": round(first_s, 2),

@@ -33,7 +33,7 @@ ROUNDS = 3  # timed passes per backend, in turns; the median is reported
 
 def passages(count: int, folder: Path) -> list[str]:
     """Embedding texts of `count` synthetic chunks, exactly as ingest would embed them."""
-    from bot.store import embedding_text
+    from bot.core.store import embedding_text
     from ingest.chunking import split_document
     from ingest.loaders import load_bytes
 
@@ -46,9 +46,10 @@ def passages(count: int, folder: Path) -> list[str]:
 
 def measure(backend: str) -> dict[str, Any]:
     from bot.chain import AnswerChain
+    from bot.core.embeddings import make_embeddings
+    from bot.core.settings import Settings
+    from bot.core.store import Store
     from bot.evaluate import load_cases, run
-    from bot.settings import Settings
-    from bot.store import Store, make_embeddings
     from ingest.pipeline import ingest_paths
 
     with tempfile.TemporaryDirectory(prefix="plainsight-backends-") as tmp:
@@ -98,8 +99,8 @@ def throughput(count: int, rounds: int = ROUNDS) -> dict[str, list[float]]:
     rotating each round), so that a shared machine's changing speed falls on all of them alike.
     Each backend first embeds them all once, untimed: ONNX Runtime sets up each new batch shape
     on first sight, which a short warm-up would leave inside the timed passes."""
-    from bot.settings import Settings
-    from bot.store import make_embeddings
+    from bot.core.embeddings import make_embeddings
+    from bot.core.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="plainsight-backends-") as tmp:
         texts = passages(count, Path(tmp) / "docs")

@@ -1,7 +1,7 @@
 """Cold start to first answer: a fresh interpreter imports, opens the store and answers one question.
 
 What a restarted server, a new Streamlit session process or a CLI call pays before it can answer,
-with the search index that an earlier process saved (`bot.index`).
+with the search index that an earlier process saved (`bot.index_parts`).
 `cold_start` times the whole thing from the parent (interpreter start-up included) until the
 child prints its answer; the child adds its own split: imports, opening store and chain, answer.
 
@@ -24,8 +24,8 @@ QUESTION = "Does Norwalk share plate data with ICE?"
 
 def child(data_dir: Path) -> None:
     from bot.chain import AnswerChain
-    from bot.settings import Settings
-    from bot.store import Store
+    from bot.core.settings import Settings
+    from bot.core.store import Store
 
     imported = time.perf_counter()
     settings = Settings(data_dir=data_dir)

@@ -43,7 +43,7 @@ def peak_rss_mb() -> float:
 
 def disk_mb(path: Path, only: str | None = None) -> float:
     """Megabytes under a store directory: Chroma's files, or with `only="index"` the saved search
-    index (`bot.index`); never the exported ONNX models that may sit beside them."""
+    index (`bot.index_parts`); never the exported ONNX models that may sit beside them."""
     top = {only} if only else None
 
     def counted(p: Path) -> bool:

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from bench.common import CORPUS, TOWNS, emit
-from bot.settings import Settings
-from bot.store import Store
+from bot.core.settings import Settings
+from bot.core.store import Store
 from ingest.pipeline import ingest_paths
 
 NOISE = 0.01  # per dimension: a copy keeps cosine ~0.98 to its original (384 dimensions)
@@ -77,20 +77,20 @@ def _copy(
 def fill(seed_dir: Path, data_dir: Path, chunks: int, seed: int = 7) -> dict[str, Any]:
     """Copy the seed store into `data_dir`, plus replicas until it holds at least `chunks` chunks."""
     source, store = Store(Settings(data_dir=seed_dir)), Store(Settings(data_dir=data_dir))
-    names = [c.name for c in source.client.list_collections()]
-    names.sort(key=lambda n: n == source.registry.name)  # the registry is written last
-    origins = {n: source.client.get_collection(n, embedding_function=None) for n in names}
+    names = [c.name for c in source._client.list_collections()]
+    names.sort(key=lambda n: n == source._registry.name)  # the registry is written last
+    origins = {n: source._client.get_collection(n, embedding_function=None) for n in names}
     seeds = {n: _read(c) for n, c in origins.items()}
     targets = {
-        n: store.client.get_or_create_collection(n, metadata=c.metadata, embedding_function=None)
+        n: store._client.get_or_create_collection(n, metadata=c.metadata, embedding_function=None)
         for n, c in origins.items()
     }
     groups = {n: _by_doc(r) for n, r in seeds.items()}
-    docs = sorted(groups[source.chunks.name])
-    batch = min(5000, store.client.get_max_batch_size())
+    docs = sorted(groups[source._chunks.name])
+    batch = min(5000, store._client.get_max_batch_size())
     pending = {n: {k: list(v) for k, v in r.items()} for n, r in seeds.items()}  # the real ones, as they are
     rng = np.random.default_rng(seed)
-    total, written = len(seeds[source.chunks.name]["ids"]), 0
+    total, written = len(seeds[source._chunks.name]["ids"]), 0
 
     def flush() -> None:
         nonlocal written
@@ -111,16 +111,16 @@ def fill(seed_dir: Path, data_dir: Path, chunks: int, seed: int = 7) -> dict[str
                 if rows := groups[n].get(doc):
                     for key, values in _copy(seeds[n], rows, doc, new, town, rng).items():
                         pending[n][key] += values
-            total += len(groups[source.chunks.name][doc])
-            if len(pending[source.chunks.name]["ids"]) >= batch:
+            total += len(groups[source._chunks.name][doc])
+            if len(pending[source._chunks.name]["ids"]) >= batch:
                 flush()
             if total >= chunks:
                 break
     flush()
     store.bump()  # readers see the filled store
     return {
-        "chunks": store.chunks.count(),
-        "documents": store.registry.count(),
+        "chunks": store.chunk_count(),
+        "documents": store.document_count(),
         "records_written": written,
         "fill_seconds": round(time.perf_counter() - started, 1),
     }
@@ -132,7 +132,7 @@ def ingest_corpus(data_dir: Path) -> dict[str, Any]:
     started = time.perf_counter()
     report = ingest_paths(store, [CORPUS])
     return {
-        "chunks": store.chunks.count(),
+        "chunks": store.chunk_count(),
         "documents": report.count("added"),
         "files_failed": report.count("failed"),
         "ingest_seconds": round(time.perf_counter() - started, 1),

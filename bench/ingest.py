@@ -17,8 +17,8 @@ from pathlib import Path
 
 from bench.common import RESULTS, emit, loadavg, peak_rss_mb
 from bench.corpus import write_corpus
-from bot.settings import Settings
-from bot.store import Store, embedding_text
+from bot.core.settings import Settings
+from bot.core.store import Store, embedding_text
 from ingest.loaders import LoadedDocument
 from ingest.pipeline import build_chunks, collect_files, content_hash, ingest_paths, read_file
 

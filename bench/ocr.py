@@ -44,7 +44,7 @@ def scanned_pdf(texts: list[str], dpi: int = 200) -> bytes:
 
 
 def measure(pages: int) -> dict:
-    from bot.settings import Settings
+    from bot.core.settings import Settings
     from ingest.limits import Limits
     from ingest.loaders import load_bytes
 

@@ -7,7 +7,7 @@ bot says so, suggests a next step and cites nothing. There is no code path that 
 without accepted passages, which is why the default needs no LLM and cannot invent anything.
 
 Sentences are chosen by meaning (cosine similarity of each candidate sentence to the question;
-the vectors are computed at ingest, see `bot.encoder`) plus the question's rare words they
+the vectors are computed at ingest, see `bot.core.encoder`) plus the question's rare words they
 contain, so the sentence that answers is picked rather than the first of a passage.
 Near-duplicates are dropped. When a retrieved sentence disputes or denies (a police chief
 answering an advocacy report), the strongest such sentence is included next to the claim, so
@@ -30,10 +30,10 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from bot.answerability import GENERIC, UNIT_FEATURES, Models, asked_types, load_models, supplies
+from bot.core.units import answer_units, display, kind_of
 from bot.question import STOPWORDS, names_in
 from bot.retrieve import Hit
 from bot.source_kinds import source_kind, source_label
-from bot.units import answer_units, display, kind_of
 
 # The ranker's scores are probabilities, so how far below the best unit another may be and still
 # be quoted is a share of the best one's: the fitted `Models.floor` for the units of a plain

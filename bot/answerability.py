@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.index import stems
+from bot.core.text import stems
 
 MODEL_FILE = Path(__file__).with_name("answerability.json")
 UNIT_FEATURES = (  # what the ranker sees of each candidate unit (a sentence, pair, item or row)

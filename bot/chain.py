@@ -17,10 +17,11 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from bot.answer import REFUSAL, Answer, GroundedAnswerer
 from bot.answerability import Models, load_models
+from bot.core.settings import Settings
+from bot.core.store import Store
+from bot.filters import Filters
 from bot.question import names_in, standalone, truecase
-from bot.retrieve import Filters, Hit, HybridIndex
-from bot.settings import Settings
-from bot.store import Store
+from bot.retrieve import Hit, HybridIndex
 
 
 @dataclass(frozen=True)

@@ -75,8 +75,8 @@ def citations_valid(answer: Answer, chain: AnswerChain) -> bool:
     if answer.refused:
         return not answer.citations
     for c in answer.citations:
-        got = chain.store.chunks.get(ids=[c.chunk_id], include=["documents"])
-        if not got["ids"] or c.quote not in (got["documents"][0] or ""):
+        stored = chain.store.chunk_text(c.chunk_id)
+        if stored is None or c.quote not in stored:
             return False
     return True
 

@@ -18,9 +18,9 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from bot.answer import Answer, citation_for, content_words
+from bot.core.sentences import sentence_spans
+from bot.core.settings import Settings
 from bot.retrieve import Hit
-from bot.sentences import sentence_spans
-from bot.settings import Settings
 
 NO_ANSWER = "NO_ANSWER"
 MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")

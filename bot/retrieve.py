@@ -7,7 +7,7 @@ document contributes at most `per_doc` passages so one long report cannot crowd 
 
 Only chunks that the registry vouches for (complete documents, current content hash) are ever
 returned, so a deleted or half-written document is never cited. The BM25 index and the chunks'
-vectors and sentences (`bot.index`) follow the registry's fingerprint, whichever process changed it.
+vectors and sentences (`bot.index_parts`) follow the registry's fingerprint, whichever process changed it.
 """
 
 from __future__ import annotations
@@ -20,15 +20,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 
-from bot.index import Part, Snapshot, SnapshotFiles, alive, sentence_entry, stems
+from bot.core.store import Chunk, Store, StoreChanging, embedding_text
+from bot.core.text import stems
+from bot.filters import STATES, Filters
+from bot.index_parts import Part, Snapshot, SnapshotFiles, alive, sentence_entry
 from bot.question import STOPWORDS as QUESTION_WORDS
 from bot.question import names_in
-from bot.store import Chunk, Store, StoreChanging, embedding_text
 
 log = logging.getLogger(__name__)
 
@@ -39,55 +37,6 @@ RECORDS, RECORD_CANDIDATES = 12, 200  # dataset rows listed at most / examined
 EXACT_ROWS = 20_000  # chunks up to which dense search is exact: about 5 ms, the cost of Chroma's HNSW
 RARE_ROWS = 60  # a word in at most this many chunks names a place or an agency, not a topic
 QUESTION_STEMS = frozenset(stems([" ".join(QUESTION_WORDS)])[0])  # "which", "have": picks out no record
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Optional restrictions; empty means everything."""
-
-    jurisdictions: tuple[str, ...] = ()
-    doc_types: tuple[str, ...] = ()
-
-    @property
-    def fields(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        return self.jurisdictions, self.doc_types
-
-    def where(self) -> dict[str, Any] | None:
-        clauses = [
-            {key: {"$in": list(values)}}
-            for key, values in (("jurisdiction", self.jurisdictions), ("doc_type", self.doc_types))
-            if values
-        ]
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-
-STATES = {
-    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
-    "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia",
-    "FL": "Florida", "GA": "Georgia", "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois",
-    "IN": "Indiana", "IA": "Iowa", "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana",
-    "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts", "MI": "Michigan", "MN": "Minnesota",
-    "MS": "Mississippi", "MO": "Missouri", "MT": "Montana", "NE": "Nebraska", "NV": "Nevada",
-    "NH": "New Hampshire", "NJ": "New Jersey", "NM": "New Mexico", "NY": "New York",
-    "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma", "OR": "Oregon",
-    "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina", "SD": "South Dakota",
-    "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont", "VA": "Virginia",
-    "WA": "Washington", "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming",
-}  # fmt: skip
-
-
-def town_filter(town: str, known: list[str]) -> Filters:
-    """A resident's town -> its own documents, its state's, and national ones."""
-    wanted = town.strip().lower()
-    matches = {j for j in known if wanted in (j.lower(), j.lower().split(",")[0].strip())}
-    chosen = (matches or {town.strip()}) | {"United States"}
-    for j in matches:
-        if "," in j:
-            state = j.rsplit(",", 1)[1].strip().upper()
-            chosen.add(STATES.get(state, state))
-    return Filters(jurisdictions=tuple(sorted(chosen)))
 
 
 @dataclass(frozen=True)
@@ -120,13 +69,13 @@ class HybridIndex:
     once, new ones go into a side part, and everything is re-indexed from the parts' own tokens
     and vectors only when side parts and dropped chunks together pass `DELTA_SHARE` of the main
     one (so deleted text does not linger in memory and on disk). Every new snapshot is saved
-    (`bot.index.SnapshotFiles`), so the next process starts from it.
+    (`bot.index_parts.SnapshotFiles`), so the next process starts from it.
     """
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.files = SnapshotFiles(
-            store.settings.data_dir / "index" / store.settings.collection, str(store.chunks.id)
+            store.settings.data_dir / "index" / store.settings.collection, store.collection_id
         )
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
@@ -403,25 +352,3 @@ def search_results(hits: list[Hit]) -> list[dict[str, Any]]:
         }
         for n, h in enumerate(hits, 1)
     ]
-
-
-class PlainsightRetriever(BaseRetriever):
-    """The hybrid index as a LangChain retriever (scores in each Document's metadata)."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    index: HybridIndex
-    k: int = 6
-    filters: Filters = Filters()
-
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[Document]:
-        return [
-            Document(
-                page_content=h.chunk.text,
-                id=h.chunk.id,
-                metadata={**h.chunk.metadata, "score": h.score, "similarity": h.dense},
-            )
-            for h in self.index.search(query, self.k, self.filters)
-        ]

@@ -5,7 +5,7 @@ nest deeper than the parser follows: each bound is checked on the cheapest evide
 (a ZIP's declared sizes, which Python's reader never exceeds; a PDF's trailer; the parsed tree's
 depth), so a bad file is refused in milliseconds with a reason instead of taking the batch's memory
 and time. Whatever slips past these is stopped by the reading process's own time and memory limits
-(`ingest.reader`). The numbers live in `bot.settings` (`PLAINSIGHT_MAX_*`, `PLAINSIGHT_OCR_*`).
+(`ingest.reader`). The numbers live in `bot.core.settings` (`PLAINSIGHT_MAX_*`, `PLAINSIGHT_OCR_*`).
 """
 
 from __future__ import annotations
@@ -47,10 +47,23 @@ class Limits:
     @classmethod
     def from_settings(cls, settings: Any = None) -> Limits:
         if settings is None:
-            from bot.settings import get_settings
+            from bot.core.settings import get_settings
 
             settings = get_settings()
         return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
+
+
+def max_file_bytes(settings: Any) -> int:
+    """PLAINSIGHT_MAX_FILE_MB in bytes: the one cap on a file, whether uploaded, fetched or read."""
+    return int(settings.max_file_mb * 1_000_000)
+
+
+def file_too_large(size: int, max_bytes: int, what: str = "the file", at_least: bool = False) -> str:
+    """The one wording of the file-size refusal, wherever the file came from."""
+    more = "more than " if at_least else ""
+    return (
+        f"{what} is {more}{size / 1e6:.3g} MB, over the {max_bytes / 1e6:g} MB limit (PLAINSIGHT_MAX_FILE_MB)"
+    )
 
 
 def over(what: str, amount: float, limit: float, setting: str, unit: str = "") -> IngestError:

@@ -36,12 +36,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot import sentences
-from bot.encoder import LocalEmbeddings
-from bot.store import Chunk, Store, embedding_text
-from bot.units import answer_units
+from bot.core.encoder import LocalEmbeddings
+from bot.core.store import Chunk, Store, embedding_text
+from bot.core.units import answer_units
+from bot.core.vectors import pack
 from ingest.chunking import split_document
-from ingest.limits import Limits
+from ingest.limits import Limits, file_too_large, max_file_bytes
 from ingest.loaders import SUPPORTED, IngestError, LoadedDocument, read_sidecar
 from ingest.reader import read_document
 
@@ -139,7 +139,7 @@ def embed_chunks(store: Store, chunks: list[Chunk]) -> tuple[Any, list[dict[str,
     vectors, per_chunk = store.embeddings.embed_passages(
         texts, [[(s + d, e + d) for s, e in sp] for sp, d in zip(spans, shift)]
     )
-    return vectors, [sentences.pack(sp, v) for sp, v in zip(spans, per_chunk)]
+    return vectors, [pack(sp, v) for sp, v in zip(spans, per_chunk)]
 
 
 def delete_document(store: Store, doc_id: str) -> bool:
@@ -233,7 +233,7 @@ def check(store: Store, path: str, doc: LoadedDocument, replace: bool = False) -
             ),
         )
     text_digest = text_hash(doc)
-    same_text = store.registry.get(where={"text_hash": text_digest}, include=[])["ids"]
+    same_text = store.documents_with_text(text_digest)
     twins = [t for t in same_text if t != doc_id]
     if twins:
         return FileResult(path, "failed", doc_id, reason=f"same content as '{twins[0]}', already indexed")
@@ -342,7 +342,7 @@ def read_file(
 ) -> LoadedDocument | FileResult:  # fmt: skip
     """Read and parse one file from disk, with its sidecar metadata."""
     if settings is None:
-        from bot.settings import get_settings
+        from bot.core.settings import get_settings
 
         settings = get_settings()
     if not path.exists():
@@ -350,7 +350,7 @@ def read_file(
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise IngestError(f"file is {size / 1e6:.3g} MB, over the {max_bytes / 1e6:g} MB limit")
+            raise IngestError(file_too_large(size, max_bytes))
         meta, data = read_sidecar(path), path.read_bytes()
     except IngestError as exc:
         return FileResult(str(path), "failed", reason=str(exc))
@@ -448,7 +448,7 @@ def ingest_paths(
     come in file order; `on_progress` hears about a long file's OCR, page by page."""
     repair(store)
     report = IngestReport()
-    max_bytes = int(store.settings.max_file_mb * 1e6)
+    max_bytes = max_file_bytes(store.settings)
     batch: list[Pending | FileResult] = []
     window = FIRST_BATCH_CHUNKS
 

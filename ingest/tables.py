@@ -4,7 +4,7 @@ A table flattened the usual way (cells run together in reading order) loses whic
 to which column, and its rows are not units anyone can quote: "Agency State Since Eugene PD OR
 2021 ...". Here each row becomes one self-contained line that names its columns, so a row is
 retrieved, quoted and cited on its own (the answerer takes a "Label: value; ..." line as one unit,
-`bot.units`), and it keeps its page and offsets like any other line. A table block is set off by
+`bot.core.units`), and it keeps its page and offsets like any other line. A table block is set off by
 blank lines so the chunker keeps its rows whole and apart from the paragraphs around it.
 
 The header is the first row when it reads like one (short labels, not numbers, not like the

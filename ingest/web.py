@@ -40,12 +40,13 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
-from bot.safe_text import web_url
+from bot.core.safe_text import web_url
+from ingest.limits import file_too_large, max_file_bytes
 from ingest.loaders import DOC_TYPES, SUPPORTED, slugify
 
 if TYPE_CHECKING:
-    from bot.settings import Settings
-    from bot.store import Store
+    from bot.core.settings import Settings
+    from bot.core.store import Store
     from ingest.pipeline import FileResult
 
 CONTENT_TYPES = {  # content type -> the file extension whose loader reads it
@@ -316,28 +317,25 @@ def _read(url: str, final: str, response: httpx.Response, max_bytes: int, guard:
         )
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
-        raise FetchError(_too_big(int(declared), max_bytes), too_large=True)
+        raise FetchError(file_too_large(int(declared), max_bytes, "the document"), too_large=True)
     data = bytearray()
     for part in response.iter_bytes():
         data.extend(part)
         if len(data) > max_bytes:
-            raise FetchError(_too_big(len(data), max_bytes, at_least=True), too_large=True)
+            raise FetchError(
+                file_too_large(len(data), max_bytes, "the document", at_least=True), too_large=True
+            )
         guard.remaining()
     if guard.expired:  # the watchdog shut the socket: the body ended early, not complete
         raise FetchError(guard.late())
     return Fetched(url, name_for(url, extension), content_type, bytes(data), final)
 
 
-def _too_big(size: int, limit: int, at_least: bool = False) -> str:
-    prefix = "more than " if at_least else ""
-    return f"the document is {prefix}{size / 1e6:.3g} MB, over the {limit / 1e6:g} MB limit"
-
-
 def fetch_for(settings: Settings, url: str, transport: httpx.BaseTransport | None = None) -> Fetched:
     """`fetch` with the settings' size cap, deadline and allowed hosts."""
     return fetch(
         url,
-        int(settings.max_file_mb * 1e6),
+        max_file_bytes(settings),
         timeout=settings.fetch_timeout,
         allow_hosts=settings.fetch_allow_host_list,
         transport=transport,
@@ -353,7 +351,7 @@ def ingest_url(
 ) -> FileResult:
     """Fetch a web document and ingest it with `source_url` set to the address given; a refused
     address, a failed download or a store another process is writing to is the result's reason."""
-    from bot.store import StoreError
+    from bot.core.store import StoreError
     from ingest.pipeline import FileResult, ingest_document
 
     url = url.strip()

@@ -2,7 +2,7 @@
 
 Questions live only in this browser session's memory (`st.session_state`); nothing about the
 visitor is logged or written. Every piece of document or answer text goes through
-`bot.safe_text`, so a document can never inject a link, an image or HTML into the page.
+`bot.core.safe_text`, so a document can never inject a link, an image or HTML into the page.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from collections.abc import Iterator
 import streamlit as st
 
 from bot.answer import Answer, Citation
-from bot.app_resources import answer_chain, warm_up
 from bot.chain import Ask
-from bot.retrieve import Filters, town_filter
-from bot.safe_text import escape_markdown, plain_markdown, quoted_markdown, web_url
+from bot.core.safe_text import escape_markdown, plain_markdown, quoted_markdown, web_url
+from bot.filters import Filters, town_filter
+from bot.interfaces.resources import answer_chain, warm_up
 
 log = logging.getLogger("plainsight.chat")
 ALL_PLACES = "All places"

@@ -6,18 +6,20 @@ is unset). Changes go through the chain's own store, so residents' next question
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
-from bot.app_resources import answer_chain, login_throttle, write_lock
-from bot.safe_text import escape_markdown
-from bot.settings import get_settings
-from bot.staff import (
+from bot.core.safe_text import escape_markdown
+from bot.core.settings import get_settings
+from bot.core.store import StoreError
+from bot.interfaces.resources import answer_chain, login_throttle, write_lock
+from bot.interfaces.staff import (
     attempt_login,
     form_metadata,
     ingest_uploads,
     supported_extensions,
 )
-from bot.store import StoreError
 from ingest.loaders import DOC_TYPES
 from ingest.pipeline import FileResult, delete_document
 from ingest.web import ingest_url
@@ -121,15 +123,8 @@ def add_files_tab() -> None:
         values = metadata_fields(prefix)
         replace = st.checkbox("Replace a document that already has this document ID", key=f"{prefix}-replace")
         submitted = st.form_submit_button("Add to documents", type="primary")
-    if submitted:
-        if not files:
-            st.warning("Choose at least one file first.")
-            return
-        try:
-            meta = form_metadata(values)
-        except ValueError as exc:
-            st.error(escape_markdown(str(exc)))
-            return
+    meta = checked_metadata(values, bool(files), "Choose at least one file first.") if submitted else None
+    if meta is not None:
         with write_lock(), st.status(f"Indexing {len(files)} file(s)…") as status:
             results = ingest_uploads(
                 answer_chain().store,
@@ -141,6 +136,18 @@ def add_files_tab() -> None:
         remember(results)
         reset_form("upload")
         st.rerun()
+
+
+def checked_metadata(values: dict[str, Any], given: bool, missing: str) -> dict[str, Any] | None:
+    """The form's metadata, or None after telling staff what is missing or malformed."""
+    if not given:
+        st.warning(missing)
+        return None
+    try:
+        return form_metadata(values)
+    except ValueError as exc:
+        st.error(escape_markdown(str(exc)))
+        return None
 
 
 def add_url_tab() -> None:
@@ -155,15 +162,8 @@ def add_url_tab() -> None:
         values = metadata_fields(prefix, with_source=False)
         replace = st.checkbox("Replace a document that already has this document ID", key=f"{prefix}-replace")
         submitted = st.form_submit_button("Fetch and add", type="primary")
-    if submitted:
-        if not url.strip():
-            st.warning("Enter a web address first.")
-            return
-        try:
-            meta = form_metadata(values)
-        except ValueError as exc:
-            st.error(escape_markdown(str(exc)))
-            return
+    meta = checked_metadata(values, bool(url.strip()), "Enter a web address first.") if submitted else None
+    if meta is not None:
         with write_lock(), st.spinner("Fetching and indexing…"):
             result = ingest_url(answer_chain().store, url, meta, replace=replace)
         remember([result])

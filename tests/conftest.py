@@ -21,8 +21,9 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 import pytest  # noqa: E402
 
-from bot.settings import Settings  # noqa: E402
-from bot.store import Store, make_embeddings  # noqa: E402
+from bot.core.embeddings import make_embeddings  # noqa: E402
+from bot.core.settings import Settings  # noqa: E402
+from bot.core.store import Store  # noqa: E402
 from ingest.pipeline import FileResult, ingest_paths  # noqa: E402
 
 TESTS = Path(__file__).resolve().parent
@@ -103,8 +104,8 @@ import json, sys
 sys.path.insert(0, sys.argv[1])
 from pathlib import Path
 from conftest import snapshot
-from bot.settings import Settings
-from bot.store import Store
+from bot.core.settings import Settings
+from bot.core.store import Store
 print(json.dumps(snapshot(Store(Settings(data_dir=Path(sys.argv[2]))))))
 """
 

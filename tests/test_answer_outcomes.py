@@ -11,8 +11,8 @@ import pytest
 
 from bot.answer import STATUSES, Answer, Citation
 from bot.chain import AnswerChain, Ask
+from bot.core.settings import Settings
 from bot.question import standalone
-from bot.settings import Settings
 from ingest.pipeline import ingest_paths
 
 ACLU = """---
@@ -49,7 +49,7 @@ Sausalito,Sausalito Police Department,Drones,DJI
 
 @pytest.fixture(scope="module")
 def quillfield(tmp_path_factory, embeddings) -> AnswerChain:
-    from bot.store import Store
+    from bot.core.store import Store
 
     folder = tmp_path_factory.mktemp("quillfield")
     (folder / "aclu.md").write_text(ACLU, encoding="utf-8")
@@ -148,7 +148,7 @@ Meridian,ID,Idaho State Police,Automated License Plate Readers
 @pytest.fixture
 def sharing(tmp_path, embeddings, monkeypatch) -> AnswerChain:
     """A town's list of the agencies it shares plate data with, beside an Atlas of agencies."""
-    from bot.store import Store
+    from bot.core.store import Store
 
     # as in a store of thousands of chunks, where the list's own words ("Flock", "share", the
     # town) are in too many rows to name a place, and "ID" is in the Atlas's rows as well
@@ -295,7 +295,7 @@ def test_a_place_the_documents_write_as_a_name_is_named_when_typed_in_lower_case
 
 
 def test_proper_words_are_the_ones_written_capitalised_nearly_always():
-    from bot.index import case_counts
+    from bot.index_parts import case_counts
 
     counts = case_counts(
         ["We met in Okaloosa and Okaloosa County.", "the Police said police in a Police car"]

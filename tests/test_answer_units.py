@@ -14,8 +14,8 @@ from conftest import ingest_one
 
 from bot.answer import _is_answerable
 from bot.chain import AnswerChain
-from bot.settings import Settings
-from bot.units import answer_units, display, kind_of, line_units
+from bot.core.settings import Settings
+from bot.core.units import answer_units, display, kind_of, line_units
 
 PORTAL = (
     "Buena Vista PD uses ALPR technology to capture objective evidence.\n"
@@ -114,6 +114,6 @@ def test_the_answerer_quotes_a_portal_value_and_cites_the_exact_span(make_store,
 
     assert not answer.refused, answer.text
     assert "Data retention (in days): 30 days [1]" in answer.text
-    chunk = store.chunks.get(ids=[answer.citations[0].chunk_id], include=["documents"])["documents"][0]
+    chunk = store.chunk_text(answer.citations[0].chunk_id)
     assert answer.citations[0].quote in chunk
     assert "Data retention (in days)\n30 days" in answer.citations[0].quote

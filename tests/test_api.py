@@ -16,10 +16,10 @@ import pytest
 from conftest import PLAINSIGHT, cli_env
 from live_server import plainsight_serve, serve_app, static_site
 
-from bot.api import RateLimiter, create_app
 from bot.chain import AnswerChain, Ask
-from bot.settings import Settings
-from bot.store import Store
+from bot.core.settings import Settings
+from bot.core.store import Store
+from bot.interfaces.api import RateLimiter, create_app
 
 KEY = "test-staff-key-5c2f"
 ALLOWED = "http://allowed.example"
@@ -398,3 +398,19 @@ def test_oversize_uploads_are_413(staff_api):
     assert small_enough.status_code == 201
     staff_api.delete(f"/v1/documents/{small_enough.json()['doc_id']}", headers=STAFF)
     assert staff_api.get("/v1/documents", headers=STAFF).json()["documents"] == []
+
+
+def test_response_schemas_follow_the_dataclasses_they_serialise():
+    """A field added to a record is served and documented: the hand-written copy of `DocRecord`
+    once dropped `ocr` and `ocr_confidence` from `GET /v1/documents`."""
+    from dataclasses import fields
+
+    from bot.answer import Citation
+    from bot.core.store import DocRecord
+    from bot.interfaces.api.schemas import CitationOut, DocumentOut, FileResultOut
+    from ingest.pipeline import FileResult
+
+    for model, record in ((CitationOut, Citation), (DocumentOut, DocRecord), (FileResultOut, FileResult)):
+        assert list(model.model_fields) == [f.name for f in fields(record)]
+    schema = create_app(Settings()).openapi()["components"]["schemas"]["DocumentOut"]
+    assert {"ocr", "ocr_confidence"} <= set(schema["properties"])

@@ -66,7 +66,7 @@ def test_a_batch_stores_exactly_what_files_one_by_one_store(tmp_path, make_store
     assert snapshot(batched) == snapshot(single)
     ids = sorted(c.id for c in single.iter_chunks())
     vectors = [
-        np.asarray(s.chunks.get(ids=ids, include=["embeddings"])["embeddings"]) for s in (batched, single)
+        np.asarray(s._chunks.get(ids=ids, include=["embeddings"])["embeddings"]) for s in (batched, single)
     ]
     assert np.allclose(*vectors, atol=1e-5)  # padding changes nothing
     assert len(batched.sentence_vectors(list(batched.iter_chunks()))) == len(TOWNS)

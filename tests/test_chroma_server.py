@@ -19,10 +19,10 @@ import pytest
 from conftest import cli_env
 from live_server import chroma_server, serve_app
 
-from bot.api import create_app
 from bot.chain import AnswerChain
-from bot.settings import Settings
-from bot.store import Store
+from bot.core.settings import Settings
+from bot.core.store import Store
+from bot.interfaces.api import create_app
 from ingest.pipeline import ingest_document
 
 KEY = "chroma-test-key"
@@ -34,7 +34,7 @@ ANSWERER = """
 import json, sys, time
 from pathlib import Path
 from bot.chain import AnswerChain
-from bot.settings import Settings
+from bot.core.settings import Settings
 
 questions, stop = json.loads(sys.argv[1]), Path(sys.argv[2])
 chain = AnswerChain(Settings())
@@ -174,7 +174,7 @@ def test_ingest_through_the_api_while_another_process_answers(chroma, embeddings
 def test_server_mode_is_what_every_part_uses(chroma, embeddings, tmp_path):
     settings = Settings(data_dir=tmp_path / "never-created", chroma_host="127.0.0.1", chroma_port=chroma)
     store = Store(settings, embeddings=embeddings)
-    assert type(store.client).__name__ == "Client" and store.chunks.count() >= len(TOWNS)
+    assert type(store._client).__name__ == "Client" and store.chunk_count() >= len(TOWNS)
     assert not Path(settings.data_dir).exists(), "the embedded store was not touched"
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from conftest import PLAINSIGHT, chunks_of, cli_env, run_cli, snapshot, snapshot_dir
 
+from bot.core.store import Store, embedding_text
 from bot.retrieve import HybridIndex
-from bot.store import Store, embedding_text
 from ingest.loaders import load_bytes, read_sidecar
 from ingest.pipeline import (
     build_chunks,
@@ -144,7 +144,7 @@ def test_document_vouched_for_but_never_announced_reaches_readers_after_the_next
     (docs / "beta.txt").write_text(BETA, encoding="utf-8")
     item = check(store, str(docs / "beta.txt"), load_bytes("beta.txt", BETA.encode(), {}))
     store.write_chunks(item.chunks, *embed_chunks(store, item.chunks))
-    store.registry.upsert(ids=[item.doc_id], embeddings=[[1.0]], metadatas=[registry_record(item)])
+    store._registry.upsert(ids=[item.doc_id], embeddings=[[1.0]], metadatas=[registry_record(item)])
     assert store.document("beta") is not None
     assert "beta" not in {h.chunk.metadata["doc_id"] for h in reader.search(question, 5)}
 

@@ -14,10 +14,11 @@ import pytest
 from conftest import CORPUS
 from live_server import serve_app
 
-from bot.api import create_app
 from bot.chain import AnswerChain, Ask
-from bot.settings import Settings
-from bot.store import NormalizedEmbeddings, Store, StoreError, embedding_text
+from bot.core.embeddings import NormalizedEmbeddings
+from bot.core.settings import Settings
+from bot.core.store import Store, StoreError, embedding_text
+from bot.interfaces.api import create_app
 from ingest.pipeline import ingest_paths
 
 KEY = "embeddings-key-77"
@@ -85,18 +86,18 @@ def test_second_configuration_ingests_and_answers_through_the_server(
     remote = Settings(data_dir=tmp_path / "remote", embeddings_url=server + "/", embeddings_api_key=KEY)
     store = Store(remote)  # no model handed in: it must come from the settings
     assert isinstance(store.embeddings, NormalizedEmbeddings)
-    assert store.chunks.metadata["embedding_model"] == f"{MODEL}@{server}"
+    assert store._chunks.metadata["embedding_model"] == f"{MODEL}@{server}"
 
     report = ingest_paths(store, DOCS)
     assert report.count("added") == 2, report.to_json()
     chunk = next(store.iter_chunks(where={"doc_id": "drones"}))
-    stored = store.chunks.get(ids=[chunk.id], include=["embeddings"])["embeddings"][0]
+    stored = store._chunks.get(ids=[chunk.id], include=["embeddings"])["embeddings"][0]
     local = embeddings.embed_query(embedding_text(chunk.metadata, chunk.metadata["section"], chunk.text))
     assert float(np.dot(stored, local)) == pytest.approx(1.0, abs=1e-4)
 
     # a server gives no per-token vectors, so no sentence vectors are stored: the answerer embeds
     # candidate sentences through the server; retrieval is the same as with the local model
-    assert store.sentences.count() == 0
+    assert store._sentences.count() == 0
     local_store = Store(Settings(data_dir=tmp_path / "local"), embeddings=embeddings)
     ingest_paths(local_store, DOCS)
     for question in ("How long does Minnesota let police keep plate data?", "Do cops use flying cameras?"):
@@ -120,7 +121,7 @@ def test_a_store_refuses_vectors_from_another_model_or_server(server, tmp_path, 
     for other in others:
         with pytest.raises(StoreError, match="built with embedding model"):
             Store(other, embeddings=embeddings)
-    assert Store(remote).chunks.metadata["embedding_model"] == f"{MODEL}@{server}"
+    assert Store(remote)._chunks.metadata["embedding_model"] == f"{MODEL}@{server}"
 
     local = Settings(data_dir=tmp_path / "local")
     Store(local, embeddings=embeddings)

@@ -9,9 +9,9 @@ import pytest
 from conftest import TESTS, run_cli
 
 from bot.chain import AnswerChain
+from bot.core.settings import Settings
+from bot.core.store import Store
 from bot.evaluate import load_cases, run
-from bot.settings import Settings
-from bot.store import Store
 
 STARTER = TESTS / "eval" / "starter.jsonl"
 METRIC_KEYS = {

@@ -36,8 +36,8 @@ import pytest
 from conftest import CORPUS, PLAINSIGHT, cli_env, snapshot, snapshot_dir
 from live_server import chroma_server, plainsight_serve
 
-from bot.settings import Settings
-from bot.store import HOLDER_FILE, Store, StoreBusy
+from bot.core.settings import Settings
+from bot.core.store import HOLDER_FILE, Store, StoreBusy
 from ingest.loaders import load_bytes
 from ingest.pipeline import check, delete_document, embed_chunks, ingest_document, registry_record, repair
 from ingest.web import ingest_url

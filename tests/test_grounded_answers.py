@@ -10,9 +10,9 @@ from conftest import CORPUS, ingest_one, run_cli
 
 from bot.answer import Answer
 from bot.chain import AnswerChain, Ask
+from bot.core.settings import Settings
+from bot.core.store import Store
 from bot.question import standalone
-from bot.settings import Settings
-from bot.store import Store
 from ingest.pipeline import delete_document, ingest_document
 
 MARKED_SENTENCE = re.compile(r"(.+?)((?:\s*\[\d+\])+)(?=\s|$)", re.S)
@@ -61,12 +61,6 @@ def marked_sentences(answer: Answer) -> list[tuple[str, list[int]]]:
     ]
 
 
-def stored_text(store: Store, chunk_id: str) -> str:
-    got = store.chunks.get(ids=[chunk_id], include=["documents"])
-    assert got["ids"] == [chunk_id], f"chunk {chunk_id} is not in the store"
-    return got["documents"][0]
-
-
 @pytest.fixture(scope="module")
 def chain(corpus_store: Store) -> AnswerChain:
     return AnswerChain(Settings(data_dir=corpus_store.settings.data_dir, llm=""), corpus_store)
@@ -91,10 +85,10 @@ def test_every_answer_sentence_is_quoted_verbatim_from_the_passage_it_cites(
     assert normalise(rebuilt) == normalise(answer.text), "answer text has words outside cited sentences"
     for sentence, numbers in sentences:
         for n in numbers:
-            chunk = normalise(stored_text(corpus_store, by_number[n].chunk_id))
+            chunk = normalise(corpus_store.chunk_text(by_number[n].chunk_id))
             assert normalise(sentence) in chunk, f"[{n}] does not contain: {sentence}"
     for citation in answer.citations:
-        assert citation.quote and citation.quote in stored_text(corpus_store, citation.chunk_id)
+        assert citation.quote and citation.quote in corpus_store.chunk_text(citation.chunk_id)
         assert citation.doc_id and citation.title
 
 
@@ -191,7 +185,7 @@ def test_cli_ask_json_prints_the_answer_schema(corpus_store: Store):
         assert isinstance(citation["n"], int) and isinstance(citation["score"], float)
         assert citation["page"] is None or isinstance(citation["page"], int)
         assert all(isinstance(citation[k], str) for k in CITATION_KEYS - {"n", "page", "score"})
-        assert citation["quote"] in stored_text(corpus_store, citation["chunk_id"])
+        assert citation["quote"] in corpus_store.chunk_text(citation["chunk_id"])
 
 
 def test_cli_ask_json_refusal_has_no_citations(corpus_store: Store):

@@ -9,9 +9,10 @@ import pytest
 import Stemmer
 
 import bot.retrieve as retrieve
-from bot.index import stems
-from bot.retrieve import Filters, HybridIndex
-from bot.store import Chunk, Store
+from bot.core.store import Chunk, Store
+from bot.core.text import stems
+from bot.filters import Filters
+from bot.retrieve import HybridIndex
 from ingest.pipeline import delete_document, ingest_document
 
 
@@ -124,7 +125,7 @@ def test_filtered_dense_search_matches_chromas_where(make_store):
 
 def chroma_where(store, vector: list[float], filters: Filters) -> list[tuple[str, float]]:
     """Chroma's own filtered search: (chunk id, cosine similarity), best first."""
-    got = store.chunks.query(
+    got = store._chunks.query(
         query_embeddings=[vector], n_results=40, where=filters.where(), include=["distances"]
     )
     return [(cid, round(1.0 - d, 4)) for cid, d in zip(got["ids"][0], got["distances"][0])]

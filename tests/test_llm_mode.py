@@ -16,9 +16,9 @@ from openai_stub import OpenAIStub, messages_of
 
 from bot.answer import Answer
 from bot.chain import AnswerChain, Ask
+from bot.core.settings import Settings
+from bot.core.store import Store
 from bot.llm import CONDENSE, SYSTEM
-from bot.settings import Settings
-from bot.store import Store
 from ingest.pipeline import delete_document, ingest_document
 
 openai_server = openai_stub.openai_server  # the scripted server fixture
@@ -46,12 +46,6 @@ def llm_chain(server: OpenAIStub, store: Store, **overrides) -> AnswerChain:
         llm="openai:test-model", llm_base_url=server.base_url, data_dir=store.settings.data_dir, **overrides
     )
     return AnswerChain(settings, store)
-
-
-def stored_text(store: Store, chunk_id: str) -> str:
-    got = store.chunks.get(ids=[chunk_id], include=["documents"])
-    assert got["ids"] == [chunk_id], f"chunk {chunk_id} is not in the store"
-    return got["documents"][0]
 
 
 def sources_in(request: dict) -> dict[int, str]:
@@ -95,7 +89,7 @@ def test_model_answer_with_valid_citations_is_kept_with_verbatim_quotes(
     assert_markers_match_citations(answer)
     sources = sources_in(openai_server.requests[-1])
     for citation in answer.citations:
-        text = stored_text(corpus_store, citation.chunk_id)
+        text = corpus_store.chunk_text(citation.chunk_id)
         assert citation.quote and citation.quote in text
         assert sources[citation.n] == text, "citation [n] must be the passage the model saw as source n"
 
@@ -119,7 +113,7 @@ def test_invented_citation_numbers_are_removed_and_unsupported_sentences_dropped
     assert "The ACLU said Norwalk's data was available to ICE [2]." in answer.text
     assert_markers_match_citations(answer)
     for citation in answer.citations:
-        assert citation.quote in stored_text(corpus_store, citation.chunk_id)
+        assert citation.quote in corpus_store.chunk_text(citation.chunk_id)
 
 
 def test_model_answer_without_any_citation_falls_back_to_the_grounded_answer(

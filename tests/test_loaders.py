@@ -319,7 +319,7 @@ def test_html_nested_deeper_than_the_parser_follows_is_refused_with_a_reason():
 
 
 def test_pdf_over_the_page_limit_is_refused_before_its_pages_are_read():
-    from bot.settings import Settings
+    from bot.core.settings import Settings
     from ingest.limits import IngestError, Limits
 
     with pytest.raises(IngestError) as refused:
@@ -444,8 +444,8 @@ def test_parser_warnings_come_back_tagged_with_their_file(tmp_path, make_store, 
 def test_a_file_that_fails_to_chunk_or_embed_fails_alone(tmp_path, make_store, embeddings, monkeypatch):
     from langchain_core.embeddings import Embeddings
 
-    from bot.settings import Settings
-    from bot.store import Store
+    from bot.core.settings import Settings
+    from bot.core.store import Store
     from ingest import pipeline
 
     class Exploding(Embeddings):

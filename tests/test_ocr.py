@@ -18,7 +18,7 @@ from conftest import chunks_of, ingest_one, run_cli
 from fpdf import FPDF
 from PIL import Image
 
-from bot.settings import Settings
+from bot.core.settings import Settings
 from ingest.limits import Limits
 from ingest.loaders import load_bytes
 from ingest.ocr import INSTALL_HINT
@@ -165,7 +165,7 @@ def test_docs_list_shows_that_a_document_was_ocrd(tmp_path):
 def test_staff_page_shows_that_a_document_was_ocrd(tmp_path, embeddings, monkeypatch):
     from test_streamlit_apptest import PASSWORD, fresh_caches, staff, tab
 
-    from bot.store import Store
+    from bot.core.store import Store
     from ingest.pipeline import ingest_document
 
     data = tmp_path / "data"

@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.encoder import LocalEmbeddings, OnnxEmbeddings
-from bot.onnx_export import FP32_FILE, INT8_FILE, onnx_model_dir
-from bot.sentences import sentence_spans
-from bot.settings import Settings
-from bot.store import Store, bundled_model_path
+from bot.core.embeddings import bundled_model_path
+from bot.core.encoder import LocalEmbeddings, OnnxEmbeddings
+from bot.core.onnx_export import FP32_FILE, INT8_FILE, onnx_model_dir
+from bot.core.sentences import sentence_spans
+from bot.core.settings import Settings
+from bot.core.store import Store
 from ingest.pipeline import ingest_paths
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,7 +94,7 @@ def test_second_call_reuses_the_cache(fp32, int8, cache):
 
 
 def test_onnx_sentence_vectors_match_torch(fp32, torch_model):
-    """Late chunking (bot.encoder) averages per-token vectors: ONNX must give the same ones."""
+    """Late chunking (bot.core.encoder) averages per-token vectors: ONNX must give the same ones."""
     spans = [sentence_spans(p) for p in PASSAGES]
     passages, sentences = load(*fp32).embed_passages(PASSAGES, spans)
     ref_passages, ref_sentences = torch_model.embed_passages(PASSAGES, spans)
@@ -107,7 +108,7 @@ def test_an_answering_process_never_imports_torch(fp32, tmp_path):
     settings = Settings(data_dir=tmp_path / "data", model_cache=fp32[0].parent)
     ingest_paths(Store(settings), [ROOT / "corpus" / "norwalk-faq.md"])
     code = (
-        "import sys; from bot.chain import AnswerChain; from bot.settings import Settings; "
+        "import sys; from bot.chain import AnswerChain; from bot.core.settings import Settings; "
         "a = AnswerChain(Settings()).invoke('Does Norwalk share plate data with ICE?'); "
         "print(a.refused, len(a.citations), 'torch' in sys.modules, 'transformers' in sys.modules)"
     )
@@ -142,8 +143,8 @@ def test_concurrent_exports_leave_one_complete_model(tmp_path, fp32, torch_model
     (crashed / "onnx").mkdir(parents=True)
     (crashed / FP32_FILE).write_bytes(b"half a model")
     code = (
-        "import sys; from pathlib import Path; from bot.onnx_export import onnx_model_dir; "
-        "from bot.store import bundled_model_path; "
+        "import sys; from pathlib import Path; from bot.core.onnx_export import onnx_model_dir; "
+        "from bot.core.embeddings import bundled_model_path; "
         "print(onnx_model_dir(bundled_model_path(), Path(sys.argv[1]), quantized=False)[0])"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}

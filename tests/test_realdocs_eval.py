@@ -19,8 +19,8 @@ from conftest import TESTS
 
 from bot.answerability import FEATURES, MODEL_FILE, UNIT_FEATURES
 from bot.chain import AnswerChain
+from bot.core.settings import Settings
 from bot.evaluate import load_cases, run, split_of
-from bot.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 QUESTIONS = TESTS / "eval" / "realdocs.jsonl"

@@ -8,10 +8,11 @@ import os
 import time
 from pathlib import Path
 
-from bot.index import STALE_SECONDS
-from bot.retrieve import Filters, HybridIndex
-from bot.settings import Settings
-from bot.store import Store
+from bot.core.settings import Settings
+from bot.core.store import Store
+from bot.filters import Filters
+from bot.index_parts import STALE_SECONDS
+from bot.retrieve import HybridIndex
 from ingest.pipeline import delete_document, ingest_document
 
 QUESTION = "Which towns keep plate data and for how long?"
@@ -91,8 +92,8 @@ def test_a_damaged_saved_index_is_rebuilt_from_the_store(make_store):
 def test_the_saved_index_of_a_reset_store_is_ignored(make_store):
     store = towns(make_store)
     HybridIndex(store).snapshot()
-    for name in (store.chunks.name, store.registry.name, store.sentences.name):
-        store.client.delete_collection(name)
+    for name in (store._chunks.name, store._registry.name, store._sentences.name):
+        store._client.delete_collection(name)
     store = Store(Settings(data_dir=store.settings.data_dir), embeddings=store.embeddings)
     ingest_document(store, "Elmira.md", ELMIRA)
 

@@ -9,7 +9,8 @@ import pytest
 import yaml
 from conftest import CORPUS, run_cli
 
-from bot.retrieve import Filters, HybridIndex
+from bot.filters import Filters
+from bot.retrieve import HybridIndex
 from ingest.loaders import FRONT_MATTER
 
 

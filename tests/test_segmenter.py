@@ -1,4 +1,4 @@
-"""`bot.segmenter.segment` returns pysbd's own sentences, character for character.
+"""`bot.core.segmenter.segment` returns pysbd's own sentences, character for character.
 
 The fast segmenter copies pysbd 0.3.4's internals and skips steps it proves cannot match, so any
 shortcut that is wrong shows here: on every paragraph of the starter corpus and of the real
@@ -16,8 +16,8 @@ import pysbd
 import pytest
 from conftest import REALDOCS, SEED
 
-from bot.segmenter import segment
-from bot.sentences import _unwrap
+from bot.core.segmenter import segment
+from bot.core.sentences import _unwrap
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 PARAGRAPH = re.compile(r"[^\n]+(?:\n(?!\s*\n)[^\n]+)*")

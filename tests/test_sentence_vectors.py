@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.sentences import pack, sentence_spans, unpack
-from bot.store import Chunk
+from bot.core.sentences import sentence_spans
+from bot.core.store import Chunk
+from bot.core.vectors import pack, unpack
 from ingest.pipeline import ingest_document
 
 PASSAGE = (
@@ -71,9 +72,9 @@ def test_deleting_a_document_deletes_its_sentences(make_store):
 
     store = make_store()
     ingest_document(store, "norwalk.md", f"---\ntitle: Norwalk\n---\n{PASSAGE}\n".encode())
-    assert store.sentences.count() == 1
+    assert store._sentences.count() == 1
     delete_document(store, "norwalk")
-    assert store.sentences.count() == 0
+    assert store._sentences.count() == 0
 
 
 def test_the_fingerprint_changes_with_every_registry_change(make_store):

@@ -22,10 +22,10 @@ from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
 from bot.answer import Answer
-from bot.app_resources import answer_chain, login_throttle
-from bot.safe_text import escape_markdown, plain_markdown, quoted_markdown, web_url
-from bot.settings import get_settings
-from bot.staff import LoginThrottle, attempt_login, check_password, form_metadata
+from bot.core.safe_text import escape_markdown, plain_markdown, quoted_markdown, web_url
+from bot.core.settings import get_settings
+from bot.interfaces.resources import answer_chain, login_throttle
+from bot.interfaces.staff import LoginThrottle, attempt_login, check_password, form_metadata
 from ingest.pipeline import delete_document, ingest_document
 from ingest.web import FetchError, fetch
 from ingest.web import name_for as file_name_for

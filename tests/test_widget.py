@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from live_server import serve_app, static_site
 
-from bot.api import create_app
 from bot.chain import AnswerChain
-from bot.settings import Settings
-from bot.store import Store
+from bot.core.settings import Settings
+from bot.core.store import Store
+from bot.interfaces.api import create_app
 from ingest.pipeline import ingest_document
 
 pytestmark = pytest.mark.browser

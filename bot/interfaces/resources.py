@@ -13,8 +13,8 @@ import threading
 import streamlit as st
 
 from bot.chain import AnswerChain
-from bot.settings import get_settings
-from bot.staff import LoginThrottle
+from bot.core.settings import get_settings
+from bot.interfaces.staff import LoginThrottle
 
 
 @st.cache_resource(show_spinner="Opening the documents…")

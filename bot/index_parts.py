@@ -29,17 +29,14 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import bm25s
 import numpy as np
-import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
 
-from bot.sentences import int8, unit
-from bot.store import Chunk
+from bot.core.store import Chunk
+from bot.core.vectors import int8, unit
 
 FORMAT = 2  # bump when the files' layout changes: older files are then ignored
 COLUMNS = ("jurisdiction", "doc_type", "version")
@@ -47,25 +44,6 @@ STALE_SECONDS = 120  # an unreferenced part or temporary folder older than this 
 log = logging.getLogger(__name__)
 
 Sentences = tuple[list[tuple[int, int]], np.ndarray]  # spans, unit vectors (one row per span)
-
-
-def stems(texts: list[str]) -> list[list[str]]:
-    """BM25 tokens: lower-cased words, English stop words removed, Snowball-stemmed.
-
-    What `bm25s.tokenize(texts, stopwords="en", stemmer=...)` returns, with its word pattern, stop
-    words and stemmer, but without its per-call set-up (progress bars, a stop-word set per text):
-    a question is tokenised in microseconds instead of half a millisecond."""
-    stemmer = _stemmer()
-    return [[stemmer.stemWord(w) for w in WORD.findall(t.lower()) if w not in STOP_WORDS] for t in texts]
-
-
-WORD = re.compile(r"(?u)\b\w\w+\b")  # bm25s's (and scikit-learn's) default
-STOP_WORDS = frozenset(STOPWORDS_EN)
-
-
-@lru_cache(maxsize=1)
-def _stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer("english")
 
 
 @dataclass(frozen=True)

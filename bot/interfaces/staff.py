@@ -19,7 +19,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from bot.store import Store, StoreError
+from bot.core.store import Store, StoreError
+from ingest.limits import file_too_large, max_file_bytes
 from ingest.loaders import SUPPORTED
 from ingest.pipeline import FileResult, ingest_document
 from ingest.web import check_metadata
@@ -84,11 +85,9 @@ def ingest_upload(
     store: Store, name: str, data: bytes, meta: dict[str, Any], replace: bool = False
 ) -> FileResult:
     """One uploaded file -> the store, refused with a reason when too large or unreadable."""
-    max_bytes = int(store.settings.max_file_mb * 1e6)
+    max_bytes = max_file_bytes(store.settings)
     if len(data) > max_bytes:
-        return FileResult(
-            name, "failed", reason=f"file is {len(data) / 1e6:.3g} MB, over the {max_bytes / 1e6:g} MB limit"
-        )
+        return FileResult(name, "failed", reason=file_too_large(len(data), max_bytes))
     try:
         return ingest_document(store, name, data, meta, replace=replace)
     except StoreError as exc:  # another process is writing: say who, and to try again

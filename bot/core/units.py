@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from bot.sentences import LIST_ITEM, sentence_spans
+from bot.core.sentences import LIST_ITEM, sentence_spans
 
 Kind = Literal["sentence", "pair", "field", "item"]
 LABEL_MAX_CHARS, LABEL_MAX_WORDS = 80, 10

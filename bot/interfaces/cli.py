@@ -18,9 +18,10 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from bot.retrieve import Filters, HybridIndex, search_results
-from bot.settings import get_settings
-from bot.store import Store, StoreError
+from bot.core.settings import SettingsError, get_settings
+from bot.core.store import Store, StoreError
+from bot.filters import Filters
+from bot.retrieve import HybridIndex, search_results
 
 app = typer.Typer(help="Plainsight: cited answers about local police surveillance.", no_args_is_help=True)
 docs_app = typer.Typer(help="List and delete indexed documents.", no_args_is_help=True)
@@ -28,6 +29,16 @@ app.add_typer(docs_app, name="docs")
 console = Console(stderr=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+@app.callback()
+def check_settings() -> None:
+    """Stop before any work when a PLAINSIGHT_* value is out of bounds, saying which one."""
+    try:
+        get_settings()
+    except SettingsError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
 
 
 @cache
@@ -153,7 +164,7 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes (more than one needs a Chroma server).")] = 1,
 ) -> None:
     """Start the HTTP API (docs at /docs) and the embeddable widget (/widget.js)."""
-    from bot.api import serve as run_api
+    from bot.interfaces.api import serve as run_api
 
     try:
         run_api(get_settings(), host, port, workers)
@@ -182,7 +193,7 @@ def ask(
 ) -> None:
     """A short answer with numbered citations, or an honest refusal."""
     from bot.chain import Ask
-    from bot.retrieve import town_filter
+    from bot.filters import town_filter
 
     chain = open_chain()
     filters = town_filter(town, chain.index.jurisdictions()) if town else Filters()

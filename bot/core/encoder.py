@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from bot.sentences import unit
+from bot.core.vectors import unit
 
 Spans = Sequence[tuple[int, int]]
 Run = tuple[np.ndarray, list[tuple[int, int]]]  # one text's token embeddings and their character offsets
@@ -88,7 +88,7 @@ class LocalEmbeddings(Embeddings):
 
 
 class OnnxEmbeddings(LocalEmbeddings):
-    """The same model exported to ONNX (`bot.onnx_export`), run by ONNX Runtime without PyTorch.
+    """The same model exported to ONNX (`bot.core.onnx_export`), run by ONNX Runtime without PyTorch.
 
     Mean pooling over the attention mask and unit length, as sentence-transformers does, so fp32
     vectors match `LocalEmbeddings` to within rounding.

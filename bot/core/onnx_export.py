@@ -8,7 +8,7 @@ Why not sentence-transformers' own ONNX backend: `SentenceTransformer(..., backe
 exports through `optimum-onnx`, whose releases (0.1.0 and older) pin `transformers<4.58`, while
 sentence-transformers 6 needs `transformers>=5` (and optimum's exporter no longer imports on 5.x).
 So the export is done here with `torch.onnx.export`, ONNX Runtime's BERT fusions and
-`quantize_dynamic`; `bot.encoder.OnnxEmbeddings` runs the result with ONNX Runtime and the
+`quantize_dynamic`; `bot.core.encoder.OnnxEmbeddings` runs the result with ONNX Runtime and the
 `tokenizers` library, without importing PyTorch. No model is downloaded; the export needs the `onnx`
 package. Only exporting imports torch and transformers.
 

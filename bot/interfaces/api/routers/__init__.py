@@ -1,0 +1,1 @@
+"""The API's routes: public (rate-limited questions), staff (documents) and embeddings."""
