@@ -105,6 +105,7 @@ class Citation:
     section: str
     quote: str
     score: float
+    kind: str  # what kind of source it is (`bot.source_kinds`): official, audit, news, explainer...
 
 
 STATUSES = {  # an answer's outcome, and how every interface says it in words
@@ -693,6 +694,7 @@ def citation_for(n: int, hit: Hit, quote: str) -> Citation:
         section=meta.get("section", ""),
         quote=quote,
         score=round(hit.dense, 4),
+        kind=source_kind(meta),
     )
 
 

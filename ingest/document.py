@@ -28,6 +28,7 @@ class LoadedDocument:
     pages: list[Page]
     meta: dict[str, Any] = field(default_factory=dict)
     rows: bool = False  # True for tables: every page is one self-contained passage
+    file_sha256: str = ""  # of the bytes it was read from (set by `ingest.pipeline.read_bytes`)
 
     @property
     def ocr_pages(self) -> list[Page]:

@@ -37,6 +37,9 @@ DOC_TYPES = {
     "policy", "ordinance", "statute", "report", "news", "explainer", "faq", "records-response",
     "dataset", "other",
 }  # fmt: skip
+SOURCE_KINDS = (  # a kind of source staff may set: bot.source_kinds.KINDS (a test holds them equal)
+    "official", "audit", "vendor", "news", "advocacy", "analysis", "dataset", "explainer", "other",
+)  # fmt: skip
 META_FIELDS = (
     "doc_id", "title", "source_url", "publisher", "published", "jurisdiction", "doc_type",
     "topics", "language",
@@ -359,6 +362,11 @@ def normalise_meta(found: dict[str, Any], file_name: str, pages: list[Page]) -> 
     if meta["doc_type"] not in DOC_TYPES:
         raise IngestError(f"doc_type '{meta['doc_type']}' is not one of {sorted(DOC_TYPES)}")
     meta["language"] = meta["language"] or "en"
+    # staff's word on the kind of source, when given (only then: the metadata is in the content hash)
+    if kind := _as_str(found.get("source_kind")).lower():
+        if kind not in SOURCE_KINDS:
+            raise IngestError(f"source_kind '{kind}' is not one of {list(SOURCE_KINDS)}")
+        meta["source_kind"] = kind
     return meta
 
 

@@ -22,6 +22,10 @@
 * Per window, one delete removes its files' stale chunks and one registry write vouches for all of
   them, under one new generation (readers rebuild once): Chroma takes 5-15 ms a write, and three
   writes per file were 2-4% of ingest time.
+* The exact file each document was read from is kept by its SHA-256 (`bot.core.originals`),
+  written just before the registry vouches for the document and removed once no registered
+  document was read from it (delete, replace, or `repair` after a crash). The hash is not part of
+  the content hash: a store indexed before files were kept does not see every document as changed.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from dataclasses import replace as evolve
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -146,11 +151,20 @@ def delete_document(store: Store, doc_id: str) -> bool:
     """Remove a document and every chunk of it. Returns False (and changes nothing, so readers
     rebuild nothing) if it was not indexed."""
     with store.writing():
-        if store.document(doc_id) is None:
+        record = store.document(doc_id)
+        if record is None:
             return False
         store.unregister(doc_id)
         store.delete_chunks({"doc_id": doc_id})
+        release(store, {record.file_sha256})
         return True
+
+
+def release(store: Store, hashes: Iterable[str]) -> None:
+    """Remove the kept files with these hashes that no registered document was read from."""
+    for sha256 in hashes:
+        if sha256 and not store.documents_with_file(sha256):
+            store.originals.remove(sha256)
 
 
 def repair(store: Store) -> int:
@@ -192,6 +206,8 @@ def repair(store: Store) -> int:
                 if now is not None and now.content_hash == record.content_hash:  # changed meanwhile
                     store.unregister(doc_id)
         store.forget_expired_leases()
+        # files a crash left unregistered; a live writer's is younger than its lease
+        store.originals.sweep({r.file_sha256 for r in vouched.values()}, store.settings.writer_lease_seconds)
         store.bump()  # a run killed between vouching for documents and announcing them left readers unaware
         return removed
 
@@ -206,6 +222,8 @@ class Pending:
     text_digest: str
     updating: bool
     chunks: list[Chunk]
+    replaces: str = ""  # the SHA-256 of the file the document was read from before this one
+    data: bytes | None = None  # the file's bytes when they are not on disk at `path` (an upload)
 
     @property
     def doc_id(self) -> str:
@@ -238,7 +256,8 @@ def check(store: Store, path: str, doc: LoadedDocument, replace: bool = False) -
     if twins:
         return FileResult(path, "failed", doc_id, reason=f"same content as '{twins[0]}', already indexed")
     chunks = build_chunks(doc, digest, name, store.settings.chunk_size, store.settings.chunk_overlap)
-    return Pending(path, doc, digest, text_digest, existing is not None, chunks)
+    previous = existing.file_sha256 if existing else ""
+    return Pending(path, doc, digest, text_digest, existing is not None, chunks, previous)
 
 
 def commit(store: Store, batch: list[Pending | FileResult]) -> list[FileResult]:
@@ -255,7 +274,12 @@ def commit(store: Store, batch: list[Pending | FileResult]) -> list[FileResult]:
             # file's "its doc_id, another hash" in one call
             ids, digests = [item.doc_id for item in pending], [item.digest for item in pending]
             store.delete_chunks({"$and": [{"doc_id": {"$in": ids}}, {"content_hash": {"$nin": digests}}]})
+            for item in pending:  # just before vouching: a registered document always has its file
+                if item.doc.file_sha256:
+                    source = item.data if item.data is not None else Path(item.path)
+                    store.originals.put(item.doc.file_sha256, item.path, source)
             store.register_all({item.doc_id: registry_record(item) for item in pending})
+            release(store, {item.replaces for item in pending} - {item.doc.file_sha256 for item in pending})
     return [item.result() if isinstance(item, Pending) else item for item in batch]
 
 
@@ -265,6 +289,7 @@ def registry_record(item: Pending) -> dict[str, Any]:
         **{k: item.doc.meta.get(k, "") for k in fields},
         "content_hash": item.digest,
         "text_hash": item.text_digest,
+        "file_sha256": item.doc.file_sha256,
         "chunks": len(item.chunks),
         "source": Path(item.path).name,
         "indexed_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -281,6 +306,8 @@ def ingest_document(
         return doc
     with store.writing():  # `StoreBusy` (another writer holds the store) reaches the caller
         item = guarded(name, doc, check, store, name, doc, replace)
+        if isinstance(item, Pending):
+            item = evolve(item, data=data)
         return commit_guarded(store, [item])[0]
 
 
@@ -312,6 +339,7 @@ def commit_guarded(store: Store, batch: list[Pending | FileResult]) -> list[File
     except Exception as exc:  # noqa: BLE001 - one file's problem never aborts the batch
         if sum(isinstance(item, Pending) for item in batch) > 1:
             return [result for item in batch for result in commit_guarded(store, [item])]
+        release(store, {i.doc.file_sha256 for i in batch if isinstance(i, Pending)})
         return [
             failure(i.path, i.doc, "embed and store it", exc) if isinstance(i, Pending) else i for i in batch
         ]
@@ -333,6 +361,7 @@ def read_bytes(
             warnings.append({"path": path, "message": message})
     if isinstance(result, str):
         return FileResult(path, "failed", reason=result)
+    result.file_sha256 = hashlib.sha256(data).hexdigest()
     return result
 
 

@@ -42,7 +42,7 @@ import httpx
 
 from bot.core.safe_text import web_url
 from ingest.limits import file_too_large, max_file_bytes
-from ingest.loaders import DOC_TYPES, SUPPORTED, slugify
+from ingest.loaders import DOC_TYPES, SOURCE_KINDS, SUPPORTED, slugify
 
 if TYPE_CHECKING:
     from bot.core.settings import Settings
@@ -65,7 +65,7 @@ READ_TIMEOUT = 20.0  # seconds without a byte; the overall deadline is the calle
 USER_AGENT = "Plainsight document fetcher"
 DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 FORM_FIELDS = ("doc_id", "title", "source_url", "publisher", "published", "jurisdiction", "doc_type",
-               "topics", "language")  # fmt: skip
+               "topics", "language", "source_kind")  # fmt: skip
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 KINDS = (
     ("is_unspecified", "unspecified"),
@@ -140,6 +140,8 @@ def check_metadata(values: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("published must be a date written YYYY-MM-DD (or YYYY-MM, or YYYY)")
     if "doc_type" in meta and meta["doc_type"] not in DOC_TYPES:
         raise ValueError(f"document type must be one of {', '.join(sorted(DOC_TYPES))}")
+    if "source_kind" in meta and meta["source_kind"] not in SOURCE_KINDS:
+        raise ValueError(f"kind of source must be one of {', '.join(SOURCE_KINDS)}")
     if "source_url" in meta and not web_url(str(meta["source_url"])):
         raise ValueError("source URL must start with http:// or https://")
     return meta

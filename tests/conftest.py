@@ -147,3 +147,16 @@ def run_cli(data_dir: Path, *args: str, timeout: float = 600) -> subprocess.Comp
         cwd=data_dir.parent,
         timeout=timeout,
     )
+
+
+def pdf_of(*pages: str, size: str | tuple[float, float] = "letter") -> bytes:
+    """A text PDF (fpdf2, Helvetica 12 pt, lines wrapped at the page width), one string a page;
+    `size` is a paper name or (width, height) in millimetres."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format=size)
+    pdf.set_font("Helvetica", size=12)
+    for text in pages:
+        pdf.add_page()
+        pdf.multi_cell(0, 7, text)
+    return bytes(pdf.output())

@@ -63,7 +63,7 @@ def quillfield(tmp_path_factory, embeddings) -> AnswerChain:
 
 
 def citation(n: int) -> Citation:
-    return Citation(n, "d", "d#0", "T", "", "", "", "policy", "", None, "", "quote", 0.5)
+    return Citation(n, "d", "d#0", "T", "", "", "", "policy", "", None, "", "quote", 0.5, "official")
 
 
 def test_an_answer_without_citations_cannot_be_made():

@@ -6,26 +6,36 @@ store of this module's own, so nothing here changes what other test modules read
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import json
 import logging
 import re
 import subprocess
+from dataclasses import fields
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import httpx
+import numpy as np
 import pytest
-from conftest import PLAINSIGHT, cli_env
+from conftest import CORPUS, PLAINSIGHT, cli_env, pdf_of
 from live_server import plainsight_serve, serve_app, static_site
+from PIL import Image
 
 from bot.chain import AnswerChain, Ask
 from bot.core.settings import Settings
 from bot.core.store import Store
 from bot.interfaces.api import RateLimiter, create_app
+from bot.passages import MAX_SIDE, PassageView
+from bot.source_kinds import KINDS
 
 KEY = "test-staff-key-5c2f"
 ALLOWED = "http://allowed.example"
 REFUSED = "http://evil.example"
 STAFF = {"Authorization": f"Bearer {KEY}"}
 QUESTION = "Does Norwalk share plate data with ICE?"
+DOC = "aclu-ct-ice-report-2019"
 
 POLICY_MD = b"""---
 title: "Fairhaven Police ALPR policy"
@@ -97,10 +107,20 @@ def test_ask_returns_the_same_answer_object_as_the_chain(api, public_chain):
 
     assert got.status_code == 200, got.text
     body = got.json()
+    views = [c.pop("view_url") for c in body["citations"]]
     assert body == public_chain.invoke(QUESTION).to_dict()
     assert not body["refused"] and "[1]" in body["text"]
     assert body["citations"][0]["n"] == 1 and body["citations"][0]["quote"]
     assert "trace" not in body
+    for citation, view in zip(body["citations"], views):  # each opens its passage in the app
+        query = parse_qs(urlsplit(view).query)
+        assert view.startswith("http://localhost:8501/source?")
+        assert query == {
+            "doc": [citation["doc_id"]],
+            "chunk": [citation["chunk_id"]],
+            "q": [citation["quote"]],
+        }
+        assert citation["kind"] in KINDS
 
 
 def test_ask_takes_history_filters_and_explain(api, public_chain):
@@ -161,6 +181,131 @@ def test_search_returns_passages_in_the_cli_schema(api):
     }  # fmt: skip
 
 
+def passage_url(doc_id: str, chunk_id: str) -> str:
+    return f"/v1/documents/{quote(doc_id, safe='')}/passages/{quote(chunk_id, safe='')}"
+
+
+def test_a_passage_of_an_explainer_with_its_neighbours_quote_and_sources(api, public_chain):
+    text = public_chain.store.chunk_text(f"{DOC}#0")
+    cited = text[20:90]
+
+    got = api.get(passage_url(DOC, f"{DOC}#0"), params={"quote": cited})
+
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert list(body) == [f.name for f in fields(PassageView)] + ["page_image_url"]
+    assert body["passage"]["text"][body["quote_start"] : body["quote_end"]] == cited == body["quote"]
+    assert body["before"] is None and body["after"]["chunk_id"] == f"{DOC}#1"
+    assert body["kind"] == "explainer" and body["page_image"] is False and body["page_image_url"] is None
+    assert len(body["sources"]) == 7 and body["sources"][0]["publisher"] == "ACLU of Connecticut"
+    sha = hashlib.sha256((CORPUS / f"{DOC}.md").read_bytes()).hexdigest()
+    assert body["document"]["file_sha256"] == sha and body["document"]["indexed_at"]
+    missed = api.get(passage_url(DOC, f"{DOC}#0"), params={"quote": cited.upper()}).json()
+    assert missed["quote_start"] is None and missed["quote_end"] is None
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        (passage_url("no-such-doc", "no-such-doc#0"), 404),
+        (passage_url(DOC, "drones#0"), 404),  # another document's passage
+        (passage_url(DOC, f"{DOC}#9999"), 404),
+        (passage_url(DOC, DOC), 404),
+        ("/v1/documents/%2e%2e/passages/%2e%2e%230", 404),  # ".." is a name like any other
+        (f"/v1/documents/{DOC}/pages/1.png", 404),  # Markdown: no page to draw
+        ("/v1/documents/no-such-doc/pages/1.png", 404),
+        # a slash smuggled into a parameter leaves the public routes: the staff key is asked for
+        ("/v1/documents/..%2F..%2Fetc/passages/passwd", 401),
+        (f"/v1/documents/{DOC}/passages/..%2F..%2F..%2Fetc%2Fpasswd", 401),
+        (f"/v1/documents/{DOC}/passages/{DOC}%230%2F..", 401),
+        (f"/v1/documents/{DOC}/pages/..%2F1.png", 401),
+        (passage_url(DOC, f"{DOC}#0") + "?quote=" + "x" * 2001, 422),
+        (passage_url("d" * 201, "d#0"), 422),
+        (f"/v1/documents/{DOC}/pages/0.png", 422),
+        (f"/v1/documents/{DOC}/pages/one.png", 422),
+    ],
+)
+def test_passages_and_pages_that_are_not_there_or_not_allowed(api, path, status):
+    got = api.get(path)
+    assert got.status_code == status, got.text
+    assert "ACLU" not in got.text and "root:" not in got.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/documents"),
+        ("POST", "/v1/documents"),
+        ("GET", f"/v1/documents/{DOC}"),
+        ("DELETE", f"/v1/documents/{DOC}"),
+        ("GET", f"/v1/documents/{DOC}/original"),
+        ("GET", f"/v1/documents/{DOC}/passages"),
+        ("GET", f"/v1/documents/{DOC}/passages/"),
+        ("GET", passage_url(DOC, f"{DOC}#0") + "/"),
+        ("GET", passage_url(DOC, f"{DOC}#0") + "/original"),
+        ("DELETE", passage_url(DOC, f"{DOC}#0") + "/x"),
+        ("GET", f"/v1/documents/{DOC}/pages/1"),
+        ("GET", f"/v1/documents/{DOC}/pages/1.png/x"),
+        ("GET", f"/v1/documents/{DOC}/pages/1.pngx"),
+        ("GET", "/v1/documentsx/a/passages/b"),
+    ],
+)
+def test_everything_else_under_documents_stays_staff_only(api, method, path):
+    assert api.request(method, path).status_code == 401
+
+
+def test_a_pdf_passage_its_marked_page_and_its_original(staff_api):
+    data = pdf_of(
+        "Harborview keeps plate scans for nine days. " * 12, "Harborview shares no data with ICE. " * 12
+    )
+    meta = {
+        "doc_id": "harborview-pdf",
+        "doc_type": "policy",
+        "source_url": "https://harborview.example/p.pdf",
+    }
+    assert upload(staff_api, "policy.pdf", data, **meta).status_code == 201
+    record = staff_api.get("/v1/documents/harborview-pdf", headers=STAFF).json()
+    assert record["file_sha256"] == hashlib.sha256(data).hexdigest()
+    second = next(
+        n for n in range(record["chunks"])
+        if staff_api.get(passage_url("harborview-pdf", f"harborview-pdf#{n}")).json()["passage"]["page"] == 2
+    )  # fmt: skip
+    cited = "Harborview shares no data with ICE."
+
+    body = staff_api.get(
+        passage_url("harborview-pdf", f"harborview-pdf#{second}"), params={"quote": cited}
+    ).json()
+
+    assert body["page_image"] and body["kind"] == "official" and body["quote_start"] == 0
+    assert body["original_url"] == "https://harborview.example/p.pdf#page=2"
+    assert body["page_image_url"] == "/v1/documents/harborview-pdf/pages/2.png?" + urlencode({"quote": cited})
+    page = staff_api.get(body["page_image_url"])  # no key: public
+    assert page.status_code == 200 and page.headers["content-type"] == "image/png"
+    assert "max-age" in page.headers["cache-control"]
+    image = Image.open(io.BytesIO(page.content)).convert("RGB")
+    rgb = np.asarray(image).astype(int)
+    assert max(image.size) <= MAX_SIDE and ((rgb[..., 0] - rgb[..., 2]) >= 50).any(), "the quote is marked"
+    assert staff_api.get("/v1/documents/harborview-pdf/pages/3.png").status_code == 404
+    unmarked = staff_api.get(
+        passage_url("harborview-pdf", f"harborview-pdf#{second}"), params={"quote": "ICE!"}
+    )
+    assert unmarked.json()["page_image_url"] == "/v1/documents/harborview-pdf/pages/2.png"
+
+    assert staff_api.get("/v1/documents/harborview-pdf/original").status_code == 401
+    original = staff_api.get("/v1/documents/harborview-pdf/original", headers=STAFF)
+    assert original.status_code == 200 and original.content == data
+    assert original.headers["content-type"] == "application/pdf"
+    assert original.headers["content-disposition"].startswith("attachment;")
+    digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    assert original.headers["repr-digest"] == f"sha-256=:{digest}:"
+    assert staff_api.get("/v1/documents/nobody/original", headers=STAFF).status_code == 404
+
+    staff_api.delete("/v1/documents/harborview-pdf", headers=STAFF)
+    assert staff_api.get("/v1/documents/harborview-pdf/original", headers=STAFF).status_code == 404
+    assert staff_api.get(passage_url("harborview-pdf", "harborview-pdf#0")).status_code == 404
+    assert staff_api.get("/v1/documents/harborview-pdf/pages/1.png").status_code == 404
+
+
 @pytest.mark.parametrize(
     "body",
     [{}, {"question": ""}, {"question": "x" * 1001}, {"question": "q", "history": [{"role": "system"}]}],
@@ -181,8 +326,10 @@ def test_healthz_docs_and_widget(api):
 
     paths = api.get("/openapi.json").json()["paths"]
     for path in ("/v1/ask", "/v1/ask/stream", "/v1/search", "/healthz", "/v1/documents",
-                 "/v1/documents/{doc_id}", "/v1/embeddings"):  # fmt: skip
+                 "/v1/documents/{doc_id}", "/v1/embeddings", "/v1/documents/{doc_id}/passages/{chunk_id}",
+                 "/v1/documents/{doc_id}/pages/{n}.png", "/v1/documents/{doc_id}/original"):  # fmt: skip
         assert path in paths, path
+    assert "image/png" in paths["/v1/documents/{doc_id}/pages/{n}.png"]["get"]["responses"]["200"]["content"]
     assert api.get("/docs").status_code == 200
 
     widget = api.get("/widget.js")
@@ -215,6 +362,8 @@ def test_rate_limit_is_per_client_and_spares_health_checks(public_chain):
             assert codes == [200, 200, 200, 429]
             limited = first.post("/v1/ask", json={"question": QUESTION})
             assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+            assert first.get(passage_url(DOC, f"{DOC}#0")).status_code == 429  # as costly as a search
+            assert first.get(f"/v1/documents/{DOC}/pages/1.png").status_code == 429
             assert first.get("/healthz").status_code == 200
         # another client address (all of 127.0.0.0/8 is loopback) has its own allowance
         other = httpx.Client(
@@ -351,6 +500,7 @@ def test_upload_metadata_as_json_and_refusals_with_reasons(staff_api):
     )
     assert taken.status_code == 422 and "already used" in taken.json()["reason"]
     assert upload(staff_api, "x.md", POLICY_MD, metadata="[1, 2]").status_code == 422
+    assert upload(staff_api, "x.md", POLICY_MD, source_kind="blog").status_code == 422
     assert staff_api.post("/v1/documents", headers=STAFF, data={"title": "neither"}).status_code == 422
     staff_api.delete("/v1/documents/harborview-drones", headers=STAFF)
 
@@ -403,14 +553,21 @@ def test_oversize_uploads_are_413(staff_api):
 def test_response_schemas_follow_the_dataclasses_they_serialise():
     """A field added to a record is served and documented: the hand-written copy of `DocRecord`
     once dropped `ocr` and `ocr_confidence` from `GET /v1/documents`."""
-    from dataclasses import fields
-
     from bot.answer import Citation
     from bot.core.store import DocRecord
-    from bot.interfaces.api.schemas import CitationOut, DocumentOut, FileResultOut
+    from bot.interfaces.api import schemas
+    from bot.passages import ExplainerSource, Passage
     from ingest.pipeline import FileResult
 
-    for model, record in ((CitationOut, Citation), (DocumentOut, DocRecord), (FileResultOut, FileResult)):
+    pairs = ((schemas.CitationOut, Citation), (schemas.DocumentOut, DocRecord),
+             (schemas.FileResultOut, FileResult), (schemas.PassageOut, Passage),
+             (schemas.ExplainerSourceOut, ExplainerSource))  # fmt: skip
+    for model, record in pairs:
         assert list(model.model_fields) == [f.name for f in fields(record)]
-    schema = create_app(Settings()).openapi()["components"]["schemas"]["DocumentOut"]
-    assert {"ocr", "ocr_confidence"} <= set(schema["properties"])
+    assert list(schemas.PassageViewOut.model_fields) == [f.name for f in fields(PassageView)] + [
+        "page_image_url"
+    ]
+    documented = create_app(Settings()).openapi()["components"]["schemas"]
+    assert {"ocr", "ocr_confidence", "file_sha256"} <= set(documented["DocumentOut"]["properties"])
+    assert {"view_url", "kind"} <= set(documented["CitedOut"]["properties"])
+    assert "page_image_url" in documented["PassageViewOut"]["properties"]

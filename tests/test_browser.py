@@ -9,6 +9,7 @@ labelled and text contrast is readable. Screenshots and timings go to tests/arti
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -18,12 +19,24 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import numpy as np
+import pdfplumber
 import pytest
-from conftest import ROOT, cli_env
+from conftest import ROOT, cli_env, run_cli
+from fpdf import FPDF
+from live_server import serve_app, static_site
+from PIL import Image
+
+from bot.chain import AnswerChain
+from bot.core.settings import Settings
+from bot.core.store import Store
+from bot.interfaces.api import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -33,6 +46,7 @@ PASSWORD = "staff-test-password"
 ANSWER_TIMEOUT_MS = 300_000  # the first answer waits for the model to load on a busy machine
 DESKTOP = {"width": 1280, "height": 2000}  # tall, so a screenshot shows the whole conversation
 PHONE = {"width": 375, "height": 812}
+WINDOW = {"width": 1280, "height": 800}  # the view's quote must be in sight in a window this size
 
 pytestmark = [
     pytest.mark.browser,
@@ -43,6 +57,30 @@ pytestmark = [
     ),
 ]
 
+MARROWDALE_PAGES = (
+    "Marrowdale Police Department\nAutomated License Plate Reader Policy\n\n1. Purpose\n\nThis policy "
+    "governs the use of automated license plate readers by the Marrowdale Police Department. Readers "
+    "are mounted on two patrol cars and at the Route 9 bridge.",
+    "2. Retention\n\nMarrowdale keeps license plate reader data for 45 days and then deletes it "
+    "automatically, unless the data is evidence in a criminal case.\n\n3. Audits\n\nThe Marrowdale "
+    "records supervisor audits every search of the plate data each quarter.",
+)
+FENWICK = b"""<!doctype html><html><head><title>Fenwick adds traffic cameras</title></head><body><article>
+<h1>Fenwick adds traffic cameras downtown</h1>
+<p>The Fenwick town council voted on Tuesday to install six traffic cameras on Main Street, the town's \
+first fixed cameras.</p>
+<p>Fenwick police will keep the traffic camera footage for 14 days before it is overwritten, the police \
+chief told the council. Footage will be released only with a warrant or a public-records request.</p>
+<p>Residents who spoke at the meeting asked whether the cameras would read license plates; the chief \
+said they would not.</p></article></body></html>"""
+VIEW_META = {
+    "marrowdale-alpr-policy.pdf": 'doc_id: marrowdale-alpr-policy\ntitle: "Marrowdale Police ALPR policy"\n'
+    'publisher: Marrowdale Police Department\npublished: 2025-02-01\njurisdiction: "Marrowdale, VT"\n'
+    "doc_type: policy\nsource_url: https://marrowdale.example.gov/police/alpr-policy.pdf\n",
+    "fenwick-cameras.html": 'doc_id: fenwick-cameras\ntitle: "Fenwick adds traffic cameras downtown"\n'
+    'publisher: Fenwick Daily News\npublished: 2025-04-10\njurisdiction: "Fenwick, VT"\ndoc_type: news\n'
+    "source_url: https://fenwick-daily.example/news/traffic-cameras\n",
+}
 QUILLFIELD = b"""# Quillfield police drone program
 
 The Quillfield Police Department began flying two camera drones in March 2025 under a policy \
@@ -134,6 +172,7 @@ class Server:
     started: float
     log: Path
     process: subprocess.Popen
+    data: Path
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -143,16 +182,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(corpus_store, tmp_path_factory) -> Iterator[Server]:
-    """`streamlit run` over a copy of the indexed corpus, on a random free port."""
-    home = tmp_path_factory.mktemp("browser")
-    data = home / "data"
-    shutil.copytree(corpus_store.settings.data_dir, data)
+@contextmanager
+def streamlit_server(data: Path, log: Path) -> Iterator[Server]:
+    """`streamlit run` over the store in `data`, on a random free port, until the block ends."""
     port = free_port()
     env = cli_env(data)
     env.update(PLAINSIGHT_STAFF_PASSWORD=PASSWORD, PYTHONUNBUFFERED="1")
-    log = home / "streamlit.log"
     streamlit = Path(sys.executable).with_name("streamlit")
     started = time.monotonic()
     with log.open("wb") as out:
@@ -173,9 +208,7 @@ def server(corpus_store, tmp_path_factory) -> Iterator[Server]:
                 pass
             assert time.monotonic() < deadline, "streamlit did not start:\n" + log.read_text()
             time.sleep(0.25)
-        srv = Server(url, started, log, process)
-        srv.timings["server_ready_s"] = round(time.monotonic() - started, 1)
-        yield srv
+        yield Server(url, started, log, process, data)
     finally:
         process.terminate()
         try:
@@ -183,6 +216,36 @@ def server(corpus_store, tmp_path_factory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def view_documents(folder: Path) -> Path:
+    """A two-page PDF policy and a news web page (with their metadata), for the document view."""
+    folder.mkdir()
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for text in MARROWDALE_PAGES:
+        pdf.add_page()
+        pdf.multi_cell(0, 8, text)
+    pdf.output(str(folder / "marrowdale-alpr-policy.pdf"))
+    (folder / "fenwick-cameras.html").write_bytes(FENWICK)
+    for name, meta in VIEW_META.items():
+        (folder / f"{name}.meta.yaml").write_text(meta)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(corpus_store, tmp_path_factory) -> Iterator[Server]:
+    """`streamlit run` over a copy of the indexed corpus (plus a PDF and a web page), with a staff
+    password; a copy of that store is kept aside for the API the widget test serves."""
+    home = tmp_path_factory.mktemp("browser")
+    data = home / "data"
+    shutil.copytree(corpus_store.settings.data_dir, data)
+    done = run_cli(data, "ingest", str(view_documents(home / "documents")))
+    assert done.returncode == 0 and "2 added" in done.stdout, done.stdout + done.stderr
+    shutil.copytree(data, home / "api-data")
+    with streamlit_server(data, home / "streamlit.log") as srv:
+        srv.timings["server_ready_s"] = round(time.monotonic() - srv.started, 1)
+        yield srv
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "browser-timings.json").write_text(json.dumps(srv.timings, indent=2) + "\n")
 
@@ -200,20 +263,20 @@ def browser():
 @pytest.fixture
 def new_page(browser, server):
     """Factory for pages, each its own Streamlit session. No JavaScript dialog may ever open, and
-    the page may talk to nothing but the app (no usage statistics, fonts or scripts from elsewhere)."""
+    the page (or a tab it opens) may talk to nothing but the app (no usage statistics, fonts or
+    scripts from elsewhere)."""
     contexts, dialogs, elsewhere = [], [], []
 
     def make(viewport: dict = DESKTOP):
         context = browser.new_context(viewport=viewport)
+        context.set_default_timeout(60_000)
         contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        page.on(
+        context.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        context.on(
             "request",
             lambda r: None if r.url.startswith((server.url, "data:", "blob:")) else elsewhere.append(r.url),
         )
-        return page
+        return context.new_page()
 
     yield make
     for context in contexts:
@@ -384,6 +447,209 @@ def test_follow_up_uses_the_conversation(server, new_page, capsys):
     assert page.locator('[data-testid="stChatMessage"]').count() == 0
 
 
+# --- the document view -----------------------------------------------------------------------------
+
+QUOTE_IN_VIEW_JS = """() => {
+  const mark = document.querySelector('mark');
+  if (!mark) return false;
+  const box = mark.getBoundingClientRect();
+  return box.height > 0 && box.top >= 0 && box.bottom <= window.innerHeight;
+}"""
+
+
+NAV_TITLES_JS = "els => els.map(e => e.innerText.split('\\n').filter(t => t.trim()).pop())"  # (not the icon)
+
+
+def open_view(link) -> tuple:
+    """Click a citation's link (it opens a tab); returns the tab and the seconds from the click until
+    the quote is marked and in the window, without the visitor scrolling."""
+    started = time.monotonic()
+    with link.page.context.expect_page() as opened:
+        link.click()
+    view = opened.value
+    view.wait_for_function(QUOTE_IN_VIEW_JS, timeout=ANSWER_TIMEOUT_MS)
+    seconds = time.monotonic() - started
+    wait_idle(view)
+    assert view.evaluate(QUOTE_IN_VIEW_JS), "the quote left the window once the page was drawn"
+    assert view.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count() == 0
+    return view, seconds
+
+
+def answer_mark(page, turn: int, n: int = 1):
+    """The first [n] in the answer's text: a link to that citation's view."""
+    return page.locator(f".st-key-answer-{turn} a", has_text=f"[{n}]").first
+
+
+def view_params_of(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+def view_params(view) -> dict[str, str]:
+    return view_params_of(view.url)
+
+
+def yellow_share(png: bytes, box: tuple[float, float, float, float]) -> float:
+    """The share of the pixels inside `box` (fractions of the image's width and height) that are the
+    highlight's yellow (or text under it)."""
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=float)
+    h, w = image.shape[:2]
+    region = image[int(box[1] * h) : int(box[3] * h), int(box[0] * w) : int(box[2] * w)]
+    r, g, b = region[..., 0], region[..., 1], region[..., 2]
+    return float(((r > 150) & (g > 120) & (b < 0.75 * g)).mean()) if region.size else 0.0
+
+
+def test_citation_opens_the_pdf_page_with_the_quote_highlighted(server, new_page, capsys):
+    page = new_page(WINDOW)
+    open_chat(page, server)
+    turn, kind = ask(page, "How long does Marrowdale keep license plate reader data?")
+    assert kind == "answer" and card_titles(page, turn)[0] == ("1", "Marrowdale Police ALPR policy")
+    view, seconds = open_view(answer_mark(page, turn))
+    report(capsys, server, "click_to_highlighted_view_cold_s", seconds)  # the process's first view
+    assert view_params(view)["doc"] == "marrowdale-alpr-policy"
+    assert "45 days" in view.locator("mark").inner_text()
+    view.get_by_role("heading", name="Marrowdale Police ALPR policy", level=1).wait_for()
+    facts = view.get_by_text("Official record · Marrowdale Police Department · published 2025-02-01")
+    assert facts.is_visible()
+    assert view.get_by_role("link", name="Open the original at page 2").get_attribute("href") == (
+        "https://marrowdale.example.gov/police/alpr-policy.pdf#page=2"
+    )
+    assert view.get_by_text("The text was extracted from the PDF").is_visible()  # the backend's note
+    assert re.search(r"\b[0-9a-f]{64}\b", view.locator('[data-testid="stCode"]').inner_text())
+
+    image = view.get_by_role("img", name="Page 2 of the original")
+    image.wait_for()
+    assert view.get_by_text("Page 2 of the original, the quoted words in yellow").is_visible()
+    png = view.request.get(server.url + image.get_attribute("src").removeprefix(server.url)).body()
+    with pdfplumber.open(server.data.parent / "documents" / "marrowdale-alpr-policy.pdf") as pdf:
+        sheet = pdf.pages[1]
+        words = {w["text"]: w for w in sheet.extract_words()}
+        where = [(w["x0"] / sheet.width, w["top"] / sheet.height, w["x1"] / sheet.width,
+                  w["bottom"] / sheet.height) for w in (words["45"], words["Retention"])]  # fmt: skip
+    assert yellow_share(png, where[0]) > 0.5  # the quoted words are under the highlight
+    assert yellow_share(png, where[1]) < 0.05  # the heading above them is not quoted
+    shot(view, "view-pdf.png")
+    view.close()
+
+    view, seconds = open_view(answer_mark(page, turn))  # the same citation again: a warm process
+    report(capsys, server, "click_to_highlighted_view_warm_s", seconds)
+    assert view.get_by_role("img", name="Page 2 of the original").is_visible()
+
+
+def test_a_web_page_and_an_explainer_open_at_their_passages(server, new_page):
+    page = new_page(WINDOW)
+    open_chat(page, server)
+    turn, kind = ask(page, "How long does Fenwick keep traffic camera footage?")
+    assert kind == "answer" and card_titles(page, turn)[0] == ("1", "Fenwick adds traffic cameras downtown")
+    card_link = page.locator(f".st-key-sources-{turn}").get_by_role("link", name="Show where it says this")
+    view, _ = open_view(card_link.first)
+    assert "14 days" in view.locator("mark").inner_text()
+    assert view.get_by_text("News · Fenwick Daily News · published 2025-04-10").is_visible()
+    assert view.get_by_text("the web page's main text as read when it was indexed").is_visible()
+    assert view.get_by_role("img").count() == 0  # no page image for a web page
+    assert view.evaluate(CONTRAST_JS) == []
+    shot(view, "view-html.png")
+
+    turn, kind = ask(page, "Does Norwalk share plate data with ICE?")
+    view, _ = open_view(answer_mark(page, turn))
+    assert view_params(view)["doc"] == "norwalk-faq"
+    assert view.get_by_text("Explainer · Plainsight").is_visible()
+    rests_on = view.get_by_role("heading", name="What this explainer rests on")
+    assert rests_on.is_visible()
+    hrefs = view.eval_on_selector_all(
+        '[data-testid="stMarkdownContainer"] li a[href]', "els => els.map(e => e.getAttribute('href'))"
+    )
+    assert hrefs and all(h.startswith(("https://", "http://")) for h in hrefs), hrefs
+    assert view.evaluate(CONTRAST_JS) == [] and view.evaluate(UNLABELLED_JS) == []
+    shot(view, "view-explainer.png")
+
+    following = f"norwalk-faq#{int(view_params(view)['chunk'].split('#')[1]) + 1}"
+    view.get_by_role("link", name="Next passage").click()  # in the same tab, nothing to mark
+    view.wait_for_url(lambda url: view_params_of(url).get("chunk") == following)
+    wait_idle(view)
+    assert "q" not in view_params(view)
+    assert view.locator("mark").count() == 0
+    assert view.get_by_role("link", name="Previous passage").is_visible()
+
+    phone = new_page(PHONE)
+    phone.goto(view.url)
+    phone.get_by_role("heading", name="What this explainer rests on").wait_for()
+    wait_idle(phone)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_the_widget_opens_each_source_at_its_view(server, browser, embeddings, tmp_path, capsys):
+    """The widget on another site links every source to its view on the app (`app_url`), which
+    opens at the quote: the API serves a copy of the app's store."""
+    with static_site(tmp_path) as site:
+        settings = Settings(
+            data_dir=server.data.parent / "api-data",
+            app_url=server.url,
+            cors_origins=site,
+            rate_limit_per_minute=0,
+        )
+        chain = AnswerChain(settings, Store(settings, embeddings=embeddings))
+        with serve_app(create_app(settings, chain)) as api:
+            (tmp_path / "index.html").write_text(
+                "<!doctype html><html><head><meta charset='utf-8'><title>Marrowdale news</title></head>"
+                f'<body><h1>Marrowdale news</h1><script src="{api}/widget.js" async></script></body></html>',
+                encoding="utf-8",
+            )
+            context = browser.new_context(viewport=WINDOW)
+            context.set_default_timeout(60_000)
+            page = context.new_page()
+            page.goto(f"{site}/index.html")
+            page.get_by_role("button", name="Ask Plainsight").click()
+            page.get_by_label("Your question").fill(
+                "How long does Marrowdale keep license plate reader data?"
+            )
+            page.get_by_label("Your question").press("Enter")
+            source = page.locator(".src").first
+            source.wait_for(timeout=ANSWER_TIMEOUT_MS)
+            link = source.get_by_role("link", name="Show where it says this")
+            href = link.get_attribute("href")
+            assert href.startswith(
+                f"{server.url}/source?doc=marrowdale-alpr-policy&chunk=marrowdale-alpr-policy%23"
+            )
+            assert link.get_attribute("target") == "_blank"
+            view, seconds = open_view(link)
+            report(capsys, server, "widget_click_to_highlighted_view_s", seconds)
+            assert (
+                view_params(view) == view_params_of(href) and "45 days" in view.locator("mark").inner_text()
+            )
+            assert parse_qs(urlsplit(href).query)["q"][0] in source.locator("blockquote").text_content()
+            context.close()
+
+
+def test_direct_links_show_the_app_navigation(corpus_store, tmp_path, browser, server, capsys):
+    """A fresh server opened first at /staff once showed Streamlit's own page list ("streamlit app",
+    "chat", "staff"): the pages folder was also read as a legacy multipage app. The view opened
+    next is that process's first (nothing imported or opened yet): the cold case of a shared link."""
+    shutil.copytree(corpus_store.settings.data_dir, tmp_path / "data")
+    norwalk = "Norwalk, Connecticut: questions about license plate data and ICE"
+    with streamlit_server(tmp_path / "data", tmp_path / "streamlit.log") as fresh:
+        for path, heading in (
+            ("/staff", "Staff: manage documents"),  # the first page the fresh server is asked for
+            ("/source?doc=norwalk-faq&chunk=norwalk-faq%231&q=Norwalk%20officials%20denied", norwalk),
+            ("/source?doc=deleted-policy&chunk=deleted-policy%230", "Source not found"),
+            ("/", "Ask about police surveillance"),
+        ):
+            context = browser.new_context(viewport=WINDOW)
+            page = context.new_page()
+            started = time.monotonic()
+            page.goto(fresh.url + path)
+            page.get_by_role("heading", name=heading, level=1).wait_for(timeout=ANSWER_TIMEOUT_MS)
+            if "&q=" in path:
+                page.wait_for_function(QUOTE_IN_VIEW_JS, timeout=ANSWER_TIMEOUT_MS)
+                report(capsys, server, "link_to_highlighted_view_fresh_process_s", time.monotonic() - started)
+            wait_idle(page)
+            titles = page.locator('[data-testid="stSidebarNav"] a').evaluate_all(NAV_TITLES_JS)
+            assert titles == ["Ask a question", "Staff"], (path, titles)
+            assert page.get_by_text("streamlit app").count() == 0, path
+            if heading == "Source not found":
+                assert page.get_by_text("it may have been removed or replaced").is_visible()
+            context.close()
+
+
 # --- staff -----------------------------------------------------------------------------------------
 
 
@@ -414,8 +680,10 @@ def test_staff_upload_is_cited_and_deleted_document_never_again(server, new_page
     assert kind == "answer"
     assert "30 days" in resident.locator(f".st-key-answer-{turn}").inner_text()
     assert ("1", "Quillfield police drone policy") in card_titles(resident, turn)
-    link = resident.locator(f".st-key-sources-{turn} a[href]")
-    assert link.first.get_attribute("href") == "https://quillfield.example/police/drones"
+    link = resident.locator(f".st-key-sources-{turn}").get_by_role(
+        "link", name="Open the original of source 1"
+    )
+    assert link.get_attribute("href") == "https://quillfield.example/police/drones"
 
     staff.get_by_role("tab", name="Documents").click()
     shot(staff, "staff-documents.png")
@@ -445,9 +713,25 @@ def test_hostile_document_renders_inert(server, new_page):
     assert page.get_by_text("Brindlemoor camera notice <script>alert(1)</script>").first.is_visible()
     hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
     assert not [h for h in hrefs if h.strip().lower().startswith(("javascript", "data:"))], hrefs
-    assert reply.locator("a[href]").count() == 0  # nothing in the reply links anywhere
+    links = reply.locator("a[href]").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    assert links and all(h.startswith("source?doc=brindlemoor-notice&") for h in links), (
+        links
+    )  # only its views
     assert reply.locator("script, img, iframe, b").count() == 0
     assert page.evaluate("[...document.scripts].some(s => s.textContent.includes('alert(1)'))") is False
+    view, _ = open_view(answer_mark(page, turn))  # the document view shows it as text too
+    view.wait_for_timeout(500)
+    assert view.get_by_role(
+        "heading", name="Brindlemoor camera notice <script>alert(1)</script>"
+    ).is_visible()
+    shown = view.locator('[data-testid="stMain"]').inner_text()
+    assert "[click](javascript:alert(1))" in view.locator("mark").inner_text()
+    assert "<script>alert(1)</script>" in shown and "<img src=x onerror=alert(2)>" in shown
+    assert view.locator('[data-testid="stMain"]').locator("img, iframe, b").count() == 0
+    assert view.evaluate("[...document.scripts].some(s => s.textContent.includes('alert('))") is False
+    view_links = view.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
+    assert not [h for h in view_links if h.strip().lower().startswith(("javascript", "data:"))], view_links
+    view.close()
     page.get_by_role("combobox", name="Place").click()  # a jurisdiction is an option, shown as text
     option = page.get_by_role("option", name="Brindlemoor, VT [town](javascript:alert(3))")
     option.wait_for()

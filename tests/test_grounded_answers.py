@@ -164,7 +164,7 @@ def test_deleted_document_is_never_cited_again_and_its_town_becomes_unknown(make
 
 CITATION_KEYS = {
     "n", "doc_id", "chunk_id", "title", "source_url", "publisher", "published", "doc_type",
-    "jurisdiction", "page", "section", "quote", "score",
+    "jurisdiction", "page", "section", "quote", "score", "kind",
 }  # fmt: skip
 
 

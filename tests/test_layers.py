@@ -9,7 +9,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("bot", "ingest", "pages")
+PACKAGES = ("bot", "ingest", "app_pages")
 
 # layer -> the layers its modules may import (its own included)
 MAY_IMPORT = {
@@ -30,7 +30,7 @@ def layer(module: str) -> str:
         return "answering"
     if module.startswith("ingest"):
         return "ingest"
-    return "pages"  # pages.* and streamlit_app
+    return "pages"  # app_pages.* and streamlit_app
 
 
 def project_imports(source: str) -> set[str]:
@@ -91,5 +91,5 @@ def test_the_check_sees_a_lazy_upward_import() -> None:
     assert upward("bot.core.store", lazy) == ["bot.chain", "ingest.pipeline"]
     assert upward("ingest.pipeline", "from bot.retrieve import HybridIndex") == ["bot.retrieve"]
     assert upward("bot.retrieve", "from ingest.web import fetch") == ["ingest.web"]
-    assert upward("bot.interfaces.cli", "from pages import chat") == ["pages"]
-    assert upward("pages.chat", "from bot.interfaces.resources import answer_chain") == []
+    assert upward("bot.interfaces.cli", "from app_pages import chat") == ["app_pages"]
+    assert upward("app_pages.chat", "from bot.interfaces.resources import answer_chain") == []

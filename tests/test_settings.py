@@ -22,6 +22,8 @@ from bot.core.settings import Settings, SettingsError, get_settings, load_settin
         ("PLAINSIGHT_CHROMA_PORT", "70000"),
         ("PLAINSIGHT_OCR_LANGUAGES", "eng;rm -rf"),
         ("PLAINSIGHT_RATE_LIMIT_PER_MINUTE", "-1"),
+        ("PLAINSIGHT_APP_URL", "javascript:alert(1)"),  # citations' links to the view are http(s)
+        ("PLAINSIGHT_APP_URL", "https://app.example/source?x=1"),  # the app's base, not a page of it
     ],
 )
 def test_an_out_of_bounds_value_is_named(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
@@ -35,6 +37,14 @@ def test_overlap_must_be_smaller_than_the_chunk() -> None:
     with pytest.raises(SettingsError, match="PLAINSIGHT_CHUNK_OVERLAP .* smaller than PLAINSIGHT_CHUNK_SIZE"):
         load_settings(chunk_size=300, chunk_overlap=300)
     assert load_settings(chunk_size=300, chunk_overlap=299).chunk_overlap == 299
+
+
+def test_the_originals_folder_must_be_a_folder(tmp_path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SettingsError, match="PLAINSIGHT_ORIGINALS_DIR .* is a file"):
+        load_settings(originals_dir=tmp_path / "file")
+    assert load_settings(data_dir=tmp_path).originals_root == tmp_path / "originals"
+    assert load_settings(originals_dir=tmp_path / "kept").originals_root == tmp_path / "kept"
 
 
 def test_the_defaults_are_within_bounds() -> None:

@@ -7,6 +7,7 @@ is simulated. `test_browser.py` drives the same app in Chromium.
 
 from __future__ import annotations
 
+import html
 import http.server
 import os
 import re
@@ -25,6 +26,7 @@ from bot.answer import Answer
 from bot.core.safe_text import escape_markdown, plain_markdown, quoted_markdown, web_url
 from bot.core.settings import get_settings
 from bot.interfaces.resources import answer_chain, login_throttle
+from bot.interfaces.sources import MARK_STYLE, QUOTE_ID, kind_label, view_link
 from bot.interfaces.staff import LoginThrottle, attempt_login, check_password, form_metadata
 from ingest.pipeline import delete_document, ingest_document
 from ingest.web import FetchError, fetch
@@ -110,7 +112,7 @@ def button(at: AppTest, label: str):
 
 def staff(data_dir: Path, logged_in: bool = True) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.switch_page("pages/staff.py").run()
+    at.switch_page("app_pages/staff.py").run()
     assert not at.exception, at.exception
     if logged_in:
         login_throttle().succeeded()
@@ -162,10 +164,18 @@ def test_answer_cites_sources_and_follow_up_uses_history(data_dir):
     assert [m.name for m in at.chat_message] == ["user", "assistant"]
     shown = last_assistant_text(at)
     assert "[1]" in shown and answer.text.split(" [1]")[0] in shown
-    for c in answer.citations:  # every number in the text has its card: [n] title, facts, quote
+    raw = "\n".join(m.value for m in at.chat_message[-1].markdown)
+    for c in answer.citations:  # every number in the text has its card: [n] title, kind, facts, quote
         assert f"[{c.n}] {c.title}" in shown
-        assert c.jurisdiction in shown and c.doc_type in shown
+        assert kind_label(c.kind) in shown and c.jurisdiction in shown and c.doc_type in shown
         assert " ".join(c.quote.split())[:60] in shown
+        assert f"[\\[{c.n}\\]]({view_link(c.doc_id, c.chunk_id, c.quote)})" in raw  # [n] opens its view
+    views = [
+        b.proto.url
+        for b in at.chat_message[-1].get("link_button")
+        if b.proto.label == "Show where it says this"
+    ]
+    assert views == [view_link(c.doc_id, c.chunk_id, c.quote) for c in answer.citations]
     assert not any(b.label.startswith("Does Norwalk") for b in at.button)  # suggestions gone
 
     follow = ask(at, "What about Westport?")
@@ -255,7 +265,10 @@ def test_document_text_is_shown_as_text_never_markup(data_dir):
         shown = unescape(joined)
         assert "[click](javascript:alert(1))" in shown
         assert "Brindlemoor camera notice <script>alert(1)</script>" in shown
-        assert not at.chat_message[-1].get("link_button")  # javascript: source URL is not linked
+        links = [b.proto.url for b in at.chat_message[-1].get("link_button")]
+        assert links == [
+            view_link(c.doc_id, c.chunk_id, c.quote) for c in answer.citations
+        ]  # javascript: is not
     finally:
         delete_document(store, "brindlemoor-notice")
 
@@ -276,6 +289,88 @@ def test_escaping_helpers():
                 "https://", "https://ex ample.gov", "ftp://example.gov", "", None, "https://a\n.gov",
                 'https://example.gov/"onmouseover=x'):  # fmt: skip
         assert web_url(bad) is None, bad
+
+
+# --- document view -------------------------------------------------------------------------------
+
+
+def document_view(**params: str) -> AppTest:
+    """The view page as a citation's link opens it (`source?doc=...&chunk=...&q=...`)."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.switch_page("app_pages/source.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def html_of(at: AppTest) -> str:
+    return "\n".join(e.proto.body for e in at.get("html"))
+
+
+def test_view_of_an_unknown_or_deleted_document_says_so(data_dir):
+    at = document_view(doc="no-such-policy", chunk="no-such-policy#0", q="kept for 30 days")
+    assert [t.value for t in at.title] == ["Source not found"]
+    assert "may have been removed or replaced since the link was made" in at.warning[0].value
+    assert "<mark" not in html_of(at)
+    assert "open it from a source" in document_view().warning[0].value  # no citation in the link
+
+    store = answer_chain().store
+    assert ingest_document(store, "quillfield-drones.md", QUILLFIELD).status == "added"
+    try:
+        answer = ask(chat(data_dir), "How long does Quillfield keep drone video?")
+        c = answer.citations[0]
+        assert c.doc_id == "quillfield-drones"
+        shown = document_view(doc=c.doc_id, chunk=c.chunk_id, q=c.quote)
+        assert [t.value for t in shown.title] == ["Quillfield police drone program"]
+    finally:
+        delete_document(store, "quillfield-drones")
+    gone = document_view(doc=c.doc_id, chunk=c.chunk_id, q=c.quote)  # the same link, once deleted
+    assert [t.value for t in gone.title] == ["Source not found"] and "<mark" not in html_of(gone)
+
+
+def test_view_marks_the_quote_and_shows_the_document_as_text(data_dir):
+    store = answer_chain().store
+    assert ingest_document(store, "brindlemoor-notice.md", HOSTILE).status == "added"
+    try:
+        chunk = next(
+            c for c in store.iter_chunks(where={"doc_id": "brindlemoor-notice"}) if "[click]" in c.text
+        )
+        quote = "withdraw consent at [click](javascript:alert(1)) or by calling"
+        at = document_view(doc="brindlemoor-notice", chunk=chunk.id, q=quote)
+        assert unescape(at.title[0].value) == "Brindlemoor camera notice <script>alert(1)</script>"
+        body = html_of(at)
+        start = chunk.text.index(quote)
+        marked = f'<mark id="{QUOTE_ID}" style="{MARK_STYLE}">{html.escape(quote)}</mark>'
+        assert (
+            html.escape(chunk.text[:start]) + marked + html.escape(chunk.text[start + len(quote) :]) in body
+        )
+        assert "<script>alert(1)</script>" not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+        assert any(
+            unescape(m.value).startswith("**Official record** · Brindlemoor <b>Town</b> Office")
+            for m in at.markdown
+        )
+        assert not at.get("link_button")  # its javascript: source is not an original to open
+
+        near = document_view(doc="brindlemoor-notice", chunk=chunk.id, q="withdraw  consent at")
+        assert "<mark" not in html_of(near)  # a quote that is not there character for character
+        assert any("not highlighted" in c.value for c in near.caption)
+    finally:
+        delete_document(store, "brindlemoor-notice")
+
+
+def test_view_of_an_explainer_lists_what_it_rests_on(data_dir):
+    at = document_view(
+        doc="norwalk-faq", chunk="norwalk-faq#1", q="Norwalk officials denied having any agreement with ICE."
+    )
+    assert "<mark" in html_of(at)
+    markdown = [m.value for m in at.markdown]
+    assert "#### What this explainer rests on" in markdown
+    (sources,) = [m for m in markdown if m.startswith("- ")]
+    assert "ACLU of Connecticut" in unescape(sources) and "](https://" in sources
+    labels = [p.proto.label for p in at.get("page_link")]
+    assert labels == ["Previous passage", "Next passage"]
+    assert any("norwalk\\-faq" in m for m in markdown) and at.get("code")  # its id and SHA-256
 
 
 # --- staff page ----------------------------------------------------------------------------------
@@ -350,6 +445,7 @@ def test_staff_upload_is_cited_then_delete_removes_it(data_dir):
     field(add, "Published (YYYY-MM-DD)").input("2025-03-01")
     field(add, "Source URL (optional)").input("https://quillfield.example/drones")
     field(add, "Document type", "selectbox").select("policy")
+    field(add, "Kind of source", "selectbox").select("audit")  # staff override the type's "official"
     button(at, "Add to documents").click().run()
     assert not at.exception, at.exception
     shown = messages_of(at)
@@ -366,10 +462,15 @@ def test_staff_upload_is_cited_then_delete_removes_it(data_dir):
     question = "How long does Quillfield keep police drone video?"
     answer = ask(resident, question)
     assert not answer.refused and answer.citations[0].doc_id == "quillfield-drones"
-    (link,) = resident.chat_message[-1].get("link_button")
-    assert link.proto.url == "https://quillfield.example/drones"
+    assert answer.citations[0].kind == "audit"  # the kind staff chose, on every citation
+    links = {b.proto.label: b.proto.url for b in resident.chat_message[-1].get("link_button")}
+    assert links["Open the original of source 1"] == "https://quillfield.example/drones"
 
     at.selectbox(key="chosen-doc").select("quillfield-drones").run()
+    (download,) = at.get("download_button")  # the exact file staff gave, and its SHA-256
+    assert unescape(download.proto.label) == "Download quillfield-drones.md"
+    assert any(f"SHA-256 {record.file_sha256}" in c.value for c in at.caption)
+    assert store_file(record.file_sha256) == QUILLFIELD
     button(at, "Delete document").click().run()
     assert any("Tick the box" in m for m in messages_of(at))
     assert answer_chain().store.document("quillfield-drones") is not None
@@ -381,6 +482,10 @@ def test_staff_upload_is_cited_then_delete_removes_it(data_dir):
 
     again = ask(resident, question)
     assert again.refused and "Quillfield" in again.text and not again.citations
+
+
+def store_file(sha256: str) -> bytes:
+    return answer_chain().store.originals.path(sha256).read_bytes()
 
 
 def test_staff_replace_and_metadata_errors(data_dir):

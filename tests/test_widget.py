@@ -1,12 +1,14 @@
 """The embeddable widget in Chromium: a page on another origin loads `/widget.js` from the API and
-asks a question; the answer shows [n] markers and its sources. Document text that looks like HTML
-stays text, and a source link is only ever http(s). A page whose origin is not allowed gets no
+asks a question; the answer shows [n] markers and its sources, each with its kind and a link to its
+passage's view on the app (`view_url`). Document text that looks like HTML stays text, and a link
+is only ever http(s). A page whose origin is not allowed gets no
 answer (CORS), and says so.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from live_server import serve_app, static_site
@@ -122,11 +124,18 @@ def test_widget_answers_with_citations_and_sources(page, sites):
     answer = page.locator(".a").first.text_content()
     assert "ninety days" in answer and "[1]" in answer
     assert source.locator(".t").text_content() == "[1] Lakeside Police license plate reader policy"
-    assert "Lakeside Police Department" in source.locator(".m").text_content()
-    assert "ninety days" in source.locator("blockquote").text_content()
-    link = source.locator("a")
-    assert link.get_attribute("href") == "https://lakeside.example.gov/alpr-policy.pdf"
-    assert link.get_attribute("rel") == "noopener noreferrer nofollow"
+    assert "official · Lakeside Police Department" in source.locator(".m").text_content()  # its kind first
+    quote = source.locator("blockquote").text_content()
+    assert "ninety days" in quote
+    original, view = source.get_by_role("link", name="Open the original"), source.locator("a.view")
+    assert original.get_attribute("href") == "https://lakeside.example.gov/alpr-policy.pdf"
+    assert view.text_content() == "Show where it says this"  # the passage, highlighted, on the app
+    href = view.get_attribute("href")
+    assert href.startswith(f"{Settings().app_url}/source?doc=lakeside-alpr&chunk=lakeside-alpr%23")
+    assert parse_qs(urlsplit(href).query)["q"] == [quote]
+    for link in (original, view):
+        assert link.get_attribute("rel") == "noopener noreferrer nofollow"
+        assert link.get_attribute("target") == "_blank"
 
     ask(page, "And who does it share the data with?")  # a follow-up: history goes with it
     page.locator(".a").nth(1).filter(has_text="[1]").wait_for(timeout=60_000)
@@ -144,7 +153,9 @@ def test_document_text_is_never_rendered_as_html(page, sites):
     assert source.locator(".t").text_content().startswith('[1] <img src=x onerror="window.__pwned=1">')
     assert "<b>Brookfield</b>" in source.locator(".m").text_content()
     assert "<img src=x" in source.locator("blockquote").text_content()
-    assert source.locator("a").count() == 0, "a javascript: source is not a link"
+    assert source.locator("a.original").count() == 0, "a javascript: source is not a link"
+    (href,) = source.locator("a").evaluate_all("els => els.map(e => e.href)")  # only its view
+    assert href.startswith(f"{Settings().app_url}/source?doc=brookfield-cameras&")
     widget = page.locator("#plainsight-widget")
     assert widget.locator("img").count() == 0 and widget.locator("b").count() == 0
     assert widget.locator("script").count() == 0

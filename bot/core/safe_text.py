@@ -9,12 +9,16 @@ character for all of them, which disarms links, autolinks, emphasis, HTML, math 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
 _BLANK_LINE = re.compile(r"\n\s*\n")
 _SPACES = re.compile(r"\s+")
 _UNSAFE_URL_CHARS = re.compile(r"[\s\x00-\x1f\x7f<>\"'`\\]")
+_MARK = re.compile(r"\[(\d+)\]")  # a citation mark in an answer's text
+# A relative address on this host: no scheme (no ":"), no "//host", nothing that ends a Markdown link.
+_LINK_TARGET = re.compile(r"[A-Za-z0-9_.~%?&=+-][A-Za-z0-9_.~%?&=/+-]*")
 
 
 def escape_markdown(text: str) -> str:
@@ -31,8 +35,27 @@ def plain_markdown(text: str) -> str:
 
     Folding whitespace also stops leading spaces from turning a line into a code block.
     """
+    return linked_markdown(text, {})
+
+
+def linked_markdown(text: str, links: Mapping[int, str]) -> str:
+    """`plain_markdown(text)` whose citation marks [n] link to `links[n]`.
+
+    The targets are the app's own relative addresses, percent-encoded; any other (a scheme, another
+    host, a character that could close or extend the link) is not linked and its mark stays text.
+    """
+
+    def paragraph(p: str) -> str:
+        out, last = [], 0
+        for m in _MARK.finditer(p):
+            url = links.get(int(m.group(1)), "")
+            if _LINK_TARGET.fullmatch(url):
+                out += [escape_markdown(p[last : m.start()]), f"[{escape_markdown(m.group())}]({url})"]
+                last = m.end()
+        return "".join(out) + escape_markdown(p[last:])
+
     paragraphs = (_SPACES.sub(" ", p).strip() for p in _BLANK_LINE.split(text))
-    return "\n\n".join(escape_markdown(p) for p in paragraphs if p)
+    return "\n\n".join(paragraph(p) for p in paragraphs if p)
 
 
 def quoted_markdown(text: str) -> str:

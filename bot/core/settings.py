@@ -20,6 +20,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PLAINSIGHT_", env_file=".env", extra="ignore")
 
     data_dir: Path = Field(Path("./data"), description="Where the embedded Chroma store lives.")
+    originals_dir: Path | None = Field(
+        None,
+        description="Where the exact files documents were read from are kept (by SHA-256); unset = "
+        "<data_dir>/originals. With a Chroma server, every process must see the same folder.",
+    )
     chroma_host: str | None = Field(None, description="Chroma server host; set to use HttpClient.")
     chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port.")
     collection: str = Field("plainsight", description="Chroma collection holding the chunks.")
@@ -115,6 +120,12 @@ class Settings(BaseSettings):
         30, ge=0, description="Public requests per client IP per minute; 0 = off."
     )
     max_request_kb: int = Field(64, ge=1, description="Largest body accepted by /v1/ask and friends.")
+    app_url: str = Field(
+        "http://localhost:8501",
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        max_length=500,
+        description="Public address of the Streamlit app: the API's citations link to its document view.",
+    )
     # --- writers and web fetches
     write_lock_timeout: float = Field(
         30.0,
@@ -150,6 +161,17 @@ class Settings(BaseSettings):
                 f"PLAINSIGHT_CHUNK_SIZE ({self.chunk_size})"
             )
         return self
+
+    @model_validator(mode="after")
+    def _originals_dir_is_a_folder(self) -> Settings:
+        if self.originals_dir is not None and self.originals_dir.exists() and not self.originals_dir.is_dir():
+            raise ValueError(f"PLAINSIGHT_ORIGINALS_DIR ({self.originals_dir}) is a file, not a folder")
+        return self
+
+    @property
+    def originals_root(self) -> Path:
+        """Where the original files are kept: `originals_dir`, else beside the embedded store."""
+        return self.originals_dir or self.data_dir / "originals"
 
     @property
     def uses_server(self) -> bool:

@@ -55,6 +55,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from bot.core.embeddings import embedding_model_id, make_embeddings
+from bot.core.originals import Originals
 from bot.core.settings import Settings
 from bot.core.vectors import unpack
 
@@ -118,6 +119,7 @@ class DocRecord:
     source_url: str
     ocr: bool = False  # some of its text was recognised by OCR (scanned pages, images)
     ocr_confidence: float | None = None  # Tesseract's mean word confidence over those pages, 0-100
+    file_sha256: str = ""  # SHA-256 of the exact bytes it was read from ("": indexed before it was kept)
 
     @classmethod
     def from_metadata(cls, doc_id: str, meta: dict[str, Any]) -> DocRecord:
@@ -214,6 +216,11 @@ class Store:
     def embeddings(self) -> Embeddings:
         return self._embeddings or make_embeddings(self.settings)
 
+    @cached_property
+    def originals(self) -> Originals:
+        """The files documents were read from (`bot.core.originals`)."""
+        return Originals(self.settings.originals_root)
+
     # --- registry -------------------------------------------------------------------------
 
     def documents(self) -> list[DocRecord]:
@@ -228,6 +235,10 @@ class Store:
     def documents_with_text(self, text_hash: str) -> list[str]:
         """Ids of the complete documents whose extracted text has this hash."""
         return self._registry.get(where={"text_hash": text_hash}, include=[])["ids"]
+
+    def documents_with_file(self, file_sha256: str) -> list[str]:
+        """Ids of the complete documents read from a file with this SHA-256."""
+        return self._registry.get(where={"file_sha256": file_sha256}, include=[])["ids"]
 
     def document(self, doc_id: str) -> DocRecord | None:
         got = self._registry.get(ids=[doc_id], include=["metadatas"])
@@ -518,6 +529,12 @@ class Store:
 
     def chunk_count(self) -> int:
         return self._chunks.count()
+
+    def chunks(self, ids: list[str]) -> dict[str, Chunk]:
+        """The stored chunks among `ids`, by id (an id with no chunk is left out)."""
+        got = self.reread(lambda: self._chunks.get(ids=ids, include=["documents", "metadatas"]))
+        rows = zip(got["ids"], got["documents"], got["metadatas"])
+        return {i: Chunk(i, t or "", m or {}) for i, t, m in rows}
 
     def chunk_text(self, chunk_id: str) -> str | None:
         """The stored text of one chunk (None when there is no such chunk)."""

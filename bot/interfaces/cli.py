@@ -206,8 +206,8 @@ def ask(
     for side in answer.sides:
         typer.echo(f"  side: {side.label} ({side.kind}) {' '.join(f'[{n}]' for n in side.citations)}")
     for c in answer.citations:
-        page = f", p. {c.page}" if c.page else ""
-        typer.echo(f"[{c.n}] {c.title} ({c.publisher}{', ' + c.published if c.published else ''}{page})")
+        where = ", ".join(x for x in (c.publisher, c.published, f"p. {c.page}" if c.page else "") if x)
+        typer.echo(f"[{c.n}] {c.title} ({where}) — {c.kind}")
         if c.source_url:
             typer.echo(f"    {c.source_url}")
     for step in answer.trace:

@@ -5,12 +5,16 @@ Public (rate-limited per client, CORS allow-list from settings):
 * `POST /v1/ask` -> the answer object; `POST /v1/ask/stream` -> server-sent events
   (`token` pieces, then `answer` with the full object and its citations, then `done`);
 * `GET /v1/search?q=&k=&jurisdiction=` -> ranked passages (the CLI's `search --json` schema);
+* `GET /v1/documents/{doc_id}/passages/{chunk_id}?quote=` -> a cited passage in its document, and
+  `GET /v1/documents/{doc_id}/pages/{n}.png?quote=` -> its PDF page with the quote marked (the only
+  public routes under `/v1/documents`: every indexed document is public);
 * `GET /healthz`; `GET /widget.js` (the embeddable chat); `GET /docs`, `GET /openapi.json`.
 
 Staff (`Authorization: Bearer <PLAINSIGHT_API_KEY>`; answered 403 while no key is configured):
 
 * `POST /v1/documents` (multipart upload with metadata, or a URL), `GET /v1/documents`,
-  `GET /v1/documents/{doc_id}`, `DELETE /v1/documents/{doc_id}`;
+  `GET /v1/documents/{doc_id}`, `GET /v1/documents/{doc_id}/original` (the exact file it was read
+  from), `DELETE /v1/documents/{doc_id}`;
 * `POST /v1/embeddings` (OpenAI-compatible, served from this process's model) and `GET /v1/models`,
   so other tools, and other Plainsight processes (`PLAINSIGHT_EMBEDDINGS_URL`), can share the model.
 

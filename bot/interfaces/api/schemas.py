@@ -1,5 +1,6 @@
 """Request and response shapes. The records the API returns (`Citation`, `Side`, `DocRecord`,
-`FileResult`) are modelled from their dataclasses, so a field added there is served and documented."""
+`FileResult`, `PassageView`) are modelled from their dataclasses, so a field added there is served
+and documented."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel, BeforeValidator, Field, create_model
 
 from bot.answer import Citation, Side
 from bot.core.store import DocRecord
+from bot.passages import ExplainerSource, Passage, PassageView
 from ingest.pipeline import FileResult
 
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # json.loads pairs real ones, so any left is alone
@@ -56,10 +58,33 @@ class AskIn(BaseModel):
 
 
 CitationOut = model_of(Citation, "CitationOut")
+CitedOut = create_model(
+    "CitedOut",
+    __base__=CitationOut,
+    view_url=(str, Field(description="The passage's document view in the app (PLAINSIGHT_APP_URL).")),
+)
 SideOut = model_of(Side, "SideOut")
 DocumentOut = model_of(DocRecord, "DocumentOut")
 FileResultOut = model_of(
     FileResult, "FileResultOut", status=Literal["added", "updated", "unchanged", "failed"]
+)
+PassageOut = model_of(Passage, "PassageOut")
+ExplainerSourceOut = model_of(ExplainerSource, "ExplainerSourceOut")
+PassageViewOut = create_model(
+    "PassageViewOut",
+    __base__=model_of(
+        PassageView,
+        "PassageViewFields",
+        document=DocumentOut,
+        passage=PassageOut,
+        before=PassageOut | None,
+        after=PassageOut | None,
+        sources=list[ExplainerSourceOut],
+    ),
+    page_image_url=(
+        str | None,
+        Field(description="The passage's PDF page as a PNG, the quote marked (when `page_image`)."),
+    ),
 )
 
 
@@ -71,7 +96,7 @@ class AnswerOut(BaseModel):  # `Answer.to_dict()`: with `status_text`; `trace` o
         description="answered, partial, refused_no_evidence, refused_unknown_place or refused_off_topic"
     )
     status_text: str = Field(description="The status in words, for a reader")
-    citations: list[CitationOut]
+    citations: list[CitedOut]
     sides: list[SideOut] = Field(
         default_factory=list,
         description="When sources of different kinds disagree: each side and its citations",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -21,6 +22,9 @@ from ingest.limits import max_file_bytes
 log = logging.getLogger("plainsight.api")
 
 STAFF_PREFIXES = ("/v1/documents", "/v1/embeddings", "/v1/models")
+# the two public reads under /v1/documents: a passage, and its page image. The same segments as
+# the routes' own patterns (a parameter never holds "/"), so no staff route can match them
+PUBLIC_DOCUMENT_PATHS = re.compile(r"/v1/documents/[^/]+/(?:passages/[^/]+|pages/[^/]+\.png)")
 UPLOAD_OVERHEAD = 64 * 1024  # multipart boundaries and metadata fields around the file
 MAX_CLIENTS = 10_000  # rate-limit buckets kept before idle ones are dropped
 
@@ -72,9 +76,15 @@ KEY_ERRORS = {
 }
 
 
+def staff_only(path: str) -> bool:
+    """Whether `path` needs the staff key: everything under the staff prefixes but the public
+    reads of a passage and its page."""
+    return path.startswith(STAFF_PREFIXES) and not PUBLIC_DOCUMENT_PATHS.fullmatch(path)
+
+
 def body_limit(settings: Settings, path: str) -> int:
     """The most bytes a request body to `path` may have: a file's limit where files are sent."""
-    if path.startswith(("/v1/documents", "/v1/embeddings")):
+    if staff_only(path) and path.startswith(("/v1/documents", "/v1/embeddings")):
         return max_file_bytes(settings) + UPLOAD_OVERHEAD
     return settings.max_request_kb * 1024
 
@@ -93,7 +103,7 @@ class Guard:
             return
         service = scope["app"].state.service
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        if scope["path"].startswith(STAFF_PREFIXES):
+        if staff_only(scope["path"]):
             status = key_status(service.api_key, headers.get("authorization"))
             if status != 200:
                 auth = {"WWW-Authenticate": "Bearer"} if status == 401 else None

@@ -8,7 +8,8 @@
  * script came from). The page's origin must be in PLAINSIGHT_CORS_ORIGINS.
  *
  * Safety: everything that comes from the API is put on the page with textContent, never as HTML,
- * and a source link is shown only when it is an http(s) address. Nothing is stored in the browser.
+ * and a link (a source's document view on the Plainsight app, its original) is shown only when it
+ * is an http(s) address. Nothing is stored in the browser.
  */
 (function () {
   "use strict";
@@ -44,7 +45,7 @@
     ".src{border-left:3px solid #1f4e79;padding:4px 8px;margin:6px 0;background:#f6f8fa}",
     ".src .t{font-weight:600}.src .m{color:#57606a;font-size:12px}",
     ".src blockquote{margin:4px 0;font-size:13px;white-space:pre-wrap}",
-    ".src a{color:#1f4e79;font-size:12px}",
+    ".src .links{display:flex;gap:12px;flex-wrap:wrap}.src a{color:#1f4e79;font-size:12px}",
     "form{display:flex;gap:6px;padding:10px 12px;border-top:1px solid #d0d7de}",
     "input{flex:1;font:inherit;padding:6px 8px;border:1px solid #8c959f;border-radius:6px}",
     "button.ask{font:inherit;padding:6px 12px;border:0;border-radius:6px;background:#1f4e79;color:#fff;cursor:pointer}",
@@ -142,22 +143,29 @@
     return box;
   }
 
+  // A link only to an http(s) address: the document view on the Plainsight host, or the original.
+  function addLink(parent, value, text, cls) {
+    var href = safeUrl(value);
+    if (!href) return;
+    var link = el("a", cls, text);
+    link.href = href;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer nofollow";
+    parent.appendChild(link);
+  }
+
   function renderSources(citations) {
     var list = el("ol", "sources");
     citations.forEach(function (c) {
       var item = el("li", "src");
       item.appendChild(el("div", "t", "[" + c.n + "] " + (c.title || c.doc_id || "Source")));
-      var meta = [c.publisher, c.published, c.jurisdiction, c.page ? "page " + c.page : ""].filter(Boolean);
+      var meta = [c.kind, c.publisher, c.published, c.jurisdiction, c.page ? "page " + c.page : ""].filter(Boolean);
       if (meta.length) item.appendChild(el("div", "m", meta.join(" \u00b7 ")));
       if (c.quote) item.appendChild(el("blockquote", "", c.quote));
-      var href = safeUrl(c.source_url);
-      if (href) {
-        var link = el("a", "", "Open the source");
-        link.href = href;
-        link.target = "_blank";
-        link.rel = "noopener noreferrer nofollow";
-        item.appendChild(link);
-      }
+      var links = el("div", "links");
+      addLink(links, c.view_url, "Show where it says this", "view");
+      addLink(links, c.source_url, "Open the original", "original");
+      if (links.childNodes.length) item.appendChild(links);
       list.appendChild(item);
     });
     return list;

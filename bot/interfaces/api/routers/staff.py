@@ -1,16 +1,18 @@
-"""Staff routes on the documents (the staff key on the router): add, list, show, delete. Writes go
-through the store's writer lock; URLs are fetched by `ingest.web`."""
+"""Staff routes on the documents (the staff key on the router): add, list, show, download the
+original, delete. Writes go through the store's writer lock; URLs are fetched by `ingest.web`."""
 
 from __future__ import annotations
 
+import base64
 import json
+import mimetypes
 from dataclasses import asdict
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from bot.interfaces.api.schemas import DocumentOut, DocumentsOut, FileResultOut
@@ -53,6 +55,9 @@ async def add_document(
     doc_type: str | None = Form(None),
     topics: str | None = Form(None, description="Comma-separated."),
     language: str | None = Form(None),
+    source_kind: str | None = Form(
+        None, description="The kind of source, when the one derived from doc_type and publisher is wrong."
+    ),
     replace: bool = Form(False, description="Allow taking over a doc_id held by another file."),
 ) -> JSONResponse:
     """Add or update a document from an upload or a URL. Unchanged content does nothing."""
@@ -73,6 +78,7 @@ async def add_document(
         "doc_type": doc_type,
         "topics": topics,
         "language": language,
+        "source_kind": source_kind,
     }
     meta.update({k: v for k, v in fields.items() if v not in (None, "")})
     if (file is None) == (not url):
@@ -114,6 +120,31 @@ def show_document(doc_id: str, service: ServiceDep) -> dict[str, Any]:
     if record is None:
         raise HTTPException(404, f"no document '{doc_id}'")
     return asdict(record)
+
+
+@router.get(
+    "/v1/documents/{doc_id}/original",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "The file, byte for byte."},
+        404: {"description": "Unknown document, or its file is not kept (indexed before files were)."},
+    },
+)
+def download_original(doc_id: str, service: ServiceDep) -> FileResponse:
+    """The exact file the document was read from; `Repr-Digest` carries its SHA-256 (as recorded
+    in `file_sha256`), so a copy can be checked."""
+    record = service.store.document(doc_id)
+    kept = service.store.originals.path(record.file_sha256) if record and record.file_sha256 else None
+    if kept is None:
+        raise HTTPException(404, f"no original file kept for '{doc_id}'")
+    name = record.source or kept.name
+    digest = base64.b64encode(bytes.fromhex(record.file_sha256)).decode()
+    return FileResponse(
+        kept,
+        media_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
+        filename=name,
+        headers={"Repr-Digest": f"sha-256=:{digest}:", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 @router.delete("/v1/documents/{doc_id}")

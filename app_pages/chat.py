@@ -14,9 +14,10 @@ import streamlit as st
 
 from bot.answer import Answer, Citation
 from bot.chain import Ask
-from bot.core.safe_text import escape_markdown, plain_markdown, quoted_markdown, web_url
+from bot.core.safe_text import escape_markdown, linked_markdown, plain_markdown, quoted_markdown, web_url
 from bot.filters import Filters, town_filter
 from bot.interfaces.resources import answer_chain, warm_up
+from bot.interfaces.sources import citation_links, kind_label, view_link
 
 log = logging.getLogger("plainsight.chat")
 ALL_PLACES = "All places"
@@ -34,11 +35,14 @@ NEXT_STEPS = (  # the refusal itself already points to a public-records request
 
 
 def render_sources(citations: tuple[Citation, ...]) -> None:
+    """One card per citation; each opens its document's view at the quoted passage (a new tab, so
+    the conversation stays)."""
     st.markdown("**Sources**")
     for c in citations:
         with st.container(border=True):
             st.markdown(f"**\\[{c.n}\\] {escape_markdown(c.title or c.doc_id)}**")
             facts = [
+                kind_label(c.kind),
                 c.publisher,
                 f"published {c.published}" if c.published else "",
                 c.doc_type,
@@ -49,8 +53,11 @@ def render_sources(citations: tuple[Citation, ...]) -> None:
             st.markdown(escape_markdown(" · ".join(f for f in facts if f)))
             if c.quote:
                 st.markdown(quoted_markdown(c.quote))
-            if url := web_url(c.source_url):
-                st.link_button(f"Open the original of source {c.n}", url, icon=":material/open_in_new:")
+            with st.container(horizontal=True):
+                view = view_link(c.doc_id, c.chunk_id, c.quote)
+                st.link_button("Show where it says this", view, icon=":material/format_quote:")
+                if url := web_url(c.source_url):
+                    st.link_button(f"Open the original of source {c.n}", url, icon=":material/open_in_new:")
 
 
 def render_answer(answer: Answer, asked: str, place: str, turn: int) -> None:
@@ -73,17 +80,18 @@ def render_answer(answer: Answer, asked: str, place: str, turn: int) -> None:
         with st.container(key=f"refusal-{turn}"):
             st.info(body, icon=":material/search_off:", title=answer.status_text)
         return
+    links = citation_links(answer.citations)  # every [n] opens its citation's view
     with st.container(key=f"answer-{turn}"):
         st.caption(escape_markdown(answer.status_text))
-        st.markdown(plain_markdown(answer.text))
+        st.markdown(linked_markdown(answer.text, links))
     if answer.sides:
         with st.container(key=f"sides-{turn}"):
             st.markdown("**The sources disagree**")
             for column, side in zip(st.columns(len(answer.sides)), answer.sides):
                 with column:
                     marks = " ".join(f"[{n}]" for n in side.citations)
-                    who = f"**{escape_markdown(side.label)}** · {escape_markdown(side.kind)}"
-                    st.markdown(f"{who} {escape_markdown(marks)}")
+                    who = f"**{escape_markdown(side.label)}** · {escape_markdown(kind_label(side.kind))}"
+                    st.markdown(f"{who} {linked_markdown(marks, links)}")
                     st.markdown(quoted_markdown(side.text))
     with st.container(key=f"sources-{turn}"):
         render_sources(answer.citations)

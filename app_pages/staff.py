@@ -1,4 +1,4 @@
-"""The staff page: add files or a web page, list, replace and delete documents.
+"""The staff page: add files or a web page; list, download, replace and delete documents.
 
 Only shown after logging in with PLAINSIGHT_STAFF_PASSWORD (disabled, with an explanation, when it
 is unset). Changes go through the chain's own store, so residents' next question sees them.
@@ -6,25 +6,28 @@ is unset). Changes go through the chain's own store, so residents' next question
 
 from __future__ import annotations
 
+import mimetypes
 from typing import Any
 
 import streamlit as st
 
 from bot.core.safe_text import escape_markdown
 from bot.core.settings import get_settings
-from bot.core.store import StoreError
+from bot.core.store import DocRecord, Store, StoreError
 from bot.interfaces.resources import answer_chain, login_throttle, write_lock
+from bot.interfaces.sources import indexed_when, kind_label
 from bot.interfaces.staff import (
     attempt_login,
     form_metadata,
     ingest_uploads,
     supported_extensions,
 )
-from ingest.loaders import DOC_TYPES
+from ingest.loaders import DOC_TYPES, SOURCE_KINDS
 from ingest.pipeline import FileResult, delete_document
 from ingest.web import ingest_url
 
 DOC_TYPE_CHOICES = ["", *sorted(DOC_TYPES)]
+KIND_CHOICES = ["", *SOURCE_KINDS]
 STATUS_WORDS = {"added": "added", "updated": "updated", "unchanged": "unchanged (already indexed)"}
 
 
@@ -62,6 +65,15 @@ def metadata_fields(
         index=DOC_TYPE_CHOICES.index(doc_type) if doc_type in DOC_TYPE_CHOICES else 0,
         format_func=lambda t: t or "(from the document, else “other”)",
         key=f"{prefix}-doc_type",
+    )
+    kind = d.get("source_kind", "")
+    values["source_kind"] = st.selectbox(
+        "Kind of source",
+        KIND_CHOICES,
+        index=KIND_CHOICES.index(kind) if kind in KIND_CHOICES else 0,
+        format_func=lambda k: kind_label(k) if k else "(from the type and publisher)",
+        key=f"{prefix}-source_kind",
+        help="Shown on every citation of this document, so residents know who is speaking.",
     )
     values["topics"] = st.text_input("Topics (comma-separated)", key=f"{prefix}-topics")
     values["language"] = st.text_input("Language", "en", key=f"{prefix}-language")
@@ -179,6 +191,25 @@ def ocr_label(record) -> str:  # noqa: ANN001 - a DocRecord
     return f"yes ({record.ocr_confidence:.0f}%)" if record.ocr_confidence is not None else "yes"
 
 
+def original_file(store: Store, record: DocRecord) -> None:
+    """The exact file the document was read from, to download and check against its SHA-256."""
+    st.subheader("The stored file", anchor=False)
+    kept = store.originals.path(record.file_sha256) if record.file_sha256 else None
+    if kept is None:
+        st.caption("No file is kept for this document: it was indexed before files were kept.")
+        return
+    name = record.source or kept.name
+    st.download_button(
+        f"Download {escape_markdown(name)}",
+        data=kept.read_bytes,  # read when clicked, not on every run of the page
+        file_name=name,
+        mime=mimetypes.guess_type(name)[0] or "application/octet-stream",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+    st.caption(f"SHA-256 {record.file_sha256} · indexed {indexed_when(record.indexed_at)}")
+
+
 def documents_tab() -> None:
     store = answer_chain().store
     records = store.documents()
@@ -222,6 +253,7 @@ def documents_tab() -> None:
     if doc_id is None:
         return
     record = by_id[doc_id]
+    original_file(store, record)
 
     st.subheader("Delete", anchor=False)
     with st.form("delete", clear_on_submit=True):
