@@ -14,6 +14,7 @@ import streamlit as st
 from bot.core.safe_text import escape_markdown
 from bot.core.settings import get_settings
 from bot.core.store import DocRecord, Store, StoreError
+from bot.core.vocabulary import DOC_TYPES, SOURCE_KINDS
 from bot.interfaces.resources import answer_chain, login_throttle, write_lock
 from bot.interfaces.sources import indexed_when, kind_label
 from bot.interfaces.staff import (
@@ -22,7 +23,6 @@ from bot.interfaces.staff import (
     ingest_uploads,
     supported_extensions,
 )
-from ingest.loaders import DOC_TYPES, SOURCE_KINDS
 from ingest.pipeline import FileResult, delete_document
 from ingest.web import ingest_url
 

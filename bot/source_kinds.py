@@ -12,7 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-KINDS = ("official", "audit", "vendor", "news", "advocacy", "analysis", "dataset", "explainer", "other")
+from bot.core.vocabulary import SOURCE_KINDS
+
 BY_DOC_TYPE = {
     "policy": "official", "ordinance": "official", "statute": "official",
     "records-response": "official", "dataset": "dataset", "explainer": "explainer", "faq": "explainer",
@@ -38,7 +39,7 @@ _CUES = [(kind, re.compile(pattern, re.I)) for kind, pattern in CUES]
 
 def source_kind(meta: Mapping[str, Any]) -> str:
     """The kind of a document, from its metadata (a chunk's or a registry record's)."""
-    if meta.get("source_kind") in KINDS:
+    if meta.get("source_kind") in SOURCE_KINDS:
         return str(meta["source_kind"])
     if (kind := BY_DOC_TYPE.get(str(meta.get("doc_type", "")))) is not None:
         return kind

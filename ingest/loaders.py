@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from bot.core.vocabulary import DOC_TYPES, SOURCE_KINDS
 from ingest.document import LoadedDocument, Page
 from ingest.limits import LIBXML_MAX_DEPTH, IngestError, Limits, check_text_size, check_zip, over
 from ingest.ocr import Progress as Progress
@@ -33,13 +34,6 @@ from ingest.tables import markdown_tables_as_rows, table_lines
 # libyaml's parser where PyYAML has it (same safe constructor, same values): the pure-Python one
 # took more of a Markdown file's ingest than reading and chunking it
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-DOC_TYPES = {
-    "policy", "ordinance", "statute", "report", "news", "explainer", "faq", "records-response",
-    "dataset", "other",
-}  # fmt: skip
-SOURCE_KINDS = (  # a kind of source staff may set: bot.source_kinds.KINDS (a test holds them equal)
-    "official", "audit", "vendor", "news", "advocacy", "analysis", "dataset", "explainer", "other",
-)  # fmt: skip
 META_FIELDS = (
     "doc_id", "title", "source_url", "publisher", "published", "jurisdiction", "doc_type",
     "topics", "language",

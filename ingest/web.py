@@ -41,8 +41,9 @@ import httpcore
 import httpx
 
 from bot.core.safe_text import web_url
+from bot.core.vocabulary import DOC_TYPES, SOURCE_KINDS
 from ingest.limits import file_too_large, max_file_bytes
-from ingest.loaders import DOC_TYPES, SOURCE_KINDS, SUPPORTED, slugify
+from ingest.loaders import SUPPORTED, slugify
 
 if TYPE_CHECKING:
     from bot.core.settings import Settings

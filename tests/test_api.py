@@ -26,9 +26,9 @@ from PIL import Image
 from bot.chain import AnswerChain, Ask
 from bot.core.settings import Settings
 from bot.core.store import Store
+from bot.core.vocabulary import SOURCE_KINDS as KINDS
 from bot.interfaces.api import RateLimiter, create_app
 from bot.passages import MAX_SIDE, PassageView
-from bot.source_kinds import KINDS
 
 KEY = "test-staff-key-5c2f"
 ALLOWED = "http://allowed.example"

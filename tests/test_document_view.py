@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 from bot.answer import Citation
 from bot.core.safe_text import linked_markdown, plain_markdown
 from bot.core.store import DocRecord
+from bot.core.vocabulary import SOURCE_KINDS as KINDS
 from bot.interfaces.sources import (
     KIND_LABELS,
     MIN_OVERLAP,
@@ -29,7 +30,6 @@ from bot.interfaces.sources import (
     view_query,
 )
 from bot.passages import Passage, PassageView
-from bot.source_kinds import KINDS
 
 HOSTILE = 'Footage is kept <script>alert(1)</script> for "30 days" & [more](javascript:alert(2)).'
 TAG = re.compile(r"<(/?)(\w+)")

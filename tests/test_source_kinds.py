@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.source_kinds import KINDS, source_kind, source_label
-from ingest.loaders import SOURCE_KINDS
+from bot.source_kinds import source_kind, source_label
 
 
 @pytest.mark.parametrize(
@@ -37,7 +36,3 @@ def test_a_side_is_labelled_by_its_publisher_else_its_title():
         == "Norwalk Police Department"
     )
     assert source_label({"title": "Statement"}) == "Statement"
-
-
-def test_staff_may_set_exactly_the_kinds_there_are():
-    assert SOURCE_KINDS == KINDS  # ingest cannot import the answering modules, so it keeps a copy

@@ -20,7 +20,7 @@ VIEW_PAGE = "source"  # the view's url_path (streamlit_app.py)
 QUOTE_ID = "plainsight-quote"  # the <mark> the page scrolls into view
 PASSAGE_ID = "plainsight-passage"  # scrolled to instead when no quote is marked
 MIN_OVERLAP = 20  # fewer shared characters than this between neighbours is a coincidence
-KIND_LABELS = {  # how each of `bot.source_kinds.KINDS` is shown
+KIND_LABELS = {  # how each of `bot.core.vocabulary.SOURCE_KINDS` is shown
     "official": "Official record",
     "audit": "Audit",
     "vendor": "Vendor",
