@@ -84,9 +84,10 @@ def passage(view: PassageView, asked: str) -> None:
 
 def page_image(view: PassageView) -> None:
     number = view.passage.page
-    png = page_png(answer_chain().store, view.document.doc_id, number, view.quote) if number else None
+    marked = view.quote if view.quote_start is not None else ""  # only what the text view marks
+    png = page_png(answer_chain().store, view.document.doc_id, number, marked) if number else None
     if png:
-        caption = f"Page {number} of the original" + (", the quoted words in yellow" if view.quote else "")
+        caption = f"Page {number} of the original" + (", the quoted words in yellow" if marked else "")
         with st.container(border=True):
             st.image(png, caption=caption, alt=f"Page {number} of the original")
 

@@ -194,7 +194,7 @@ def ocr_label(record) -> str:  # noqa: ANN001 - a DocRecord
 def original_file(store: Store, record: DocRecord) -> None:
     """The exact file the document was read from, to download and check against its SHA-256."""
     st.subheader("The stored file", anchor=False)
-    kept = store.originals.path(record.file_sha256) if record.file_sha256 else None
+    kept = store.originals.path(record.file_sha256)  # None when not kept (or indexed before)
     if kept is None:
         st.caption("No file is kept for this document: it was indexed before files were kept.")
         return

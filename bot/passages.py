@@ -132,7 +132,7 @@ def passage_view(store: Store, doc_id: str, chunk_id: str, quote: str = "") -> P
     passage = Passage.of(chunk)
     quote = quote[:QUOTE_MAX]
     start = passage.text.find(quote) if quote else -1
-    kept = store.originals.path(record.file_sha256) if record.file_sha256 else None
+    kept = store.originals.path(record.file_sha256)  # None when not kept (or indexed before)
     is_pdf = (kept.suffix if kept else Path(record.source).suffix).lower() == ".pdf"
     kind = source_kind(chunk.metadata)
     before, after = (found.get(f"{doc_id}#{i}") for i in (n - 1, n + 1))
@@ -232,7 +232,7 @@ def page_png(store: Store, doc_id: str, page: int, quote: str = "") -> bytes | N
     semi-transparent yellow; None when the document is unknown, its original is not a kept PDF,
     or it has no such page."""
     record = store.document(doc_id)
-    if record is None or not record.file_sha256 or page < 1:
+    if record is None or page < 1:
         return None
     kept = store.originals.path(record.file_sha256)
     if kept is None or kept.suffix.lower() != ".pdf":

@@ -134,7 +134,7 @@ def download_original(doc_id: str, service: ServiceDep) -> FileResponse:
     """The exact file the document was read from; `Repr-Digest` carries its SHA-256 (as recorded
     in `file_sha256`), so a copy can be checked."""
     record = service.store.document(doc_id)
-    kept = service.store.originals.path(record.file_sha256) if record and record.file_sha256 else None
+    kept = service.store.originals.path(record.file_sha256) if record else None
     if kept is None:
         raise HTTPException(404, f"no original file kept for '{doc_id}'")
     name = record.source or kept.name
