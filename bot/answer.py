@@ -81,6 +81,9 @@ CONTINUATION_GAP = 0.1  # a sentence that carries on from a good one scores at m
 WORD = re.compile(r"[a-z0-9][a-z0-9'.-]*[a-z0-9]|[a-z0-9]", re.I)
 SUFFIX = re.compile(r"(ing|ed|es|s)$")
 TOKEN, LETTERS = re.compile(r"\w+"), re.compile(r"[A-Za-z]{2,}")
+NUMBERS = {  # asked kinds of answer that only a number gives, as a refusal names them
+    "amount": "the amount", "duration": "the length of time", "count": "the number",
+}  # fmt: skip
 REFUSAL = (
     "The documents I have don't answer that. Try rephrasing your question, or ask the agency "
     "directly: a public-records (FOIA) request to the police department or city clerk is the way "
@@ -494,6 +497,15 @@ class GroundedAnswerer:
         return chosen
 
     @staticmethod
+    def _gives_number(question: str, hits: list[Hit], unit: Sentence, numbers: list[re.Pattern[str]]) -> bool:
+        """Whether the unit gives the number asked for (an amount, a duration, a count), for the
+        year the question names, if any (its document's title and section count)."""
+        if not all(supplies(t, unit.text, question) for t in numbers):
+            return False
+        context = said_with_context(hits, [unit])
+        return all(year in context for year in YEAR.findall(question))
+
+    @staticmethod
     def _names_place(question: str, hits: list[Hit], chosen: list[Sentence]) -> bool:
         """Whether the chosen units (or their documents' names) name the place asked about."""
         return place_words(question) <= set(words(said_with_context(hits, chosen)))
@@ -592,6 +604,17 @@ class GroundedAnswerer:
         if not chosen:
             return Answer(question, REFUSAL, True, trace=trace)
         answered, missing = parts_answered(question, chosen)
+        asked = [(kind, shape) for kind, shape in asked_types(answered) if kind in NUMBERS]
+        numbers = [shape for _, shape in asked]
+        if numbers and not any(self._gives_number(answered, hits, c, numbers) for c in chosen):
+            # "How much did X spend?" quoted with what X does is a guess, however close in meaning:
+            # lead with a unit that gives the number, or say the documents don't give it
+            typed = next((s for s in usable if self._gives_number(answered, hits, s, numbers)), None)
+            if typed is None:
+                text = f"The documents I have don't give {NUMBERS[asked[0][0]]} you asked about. {REFUSAL}"
+                return Answer(question, text, True, trace=trace)
+            chosen = [typed, *(c for c in chosen if c != typed and not self._duplicate(c, [typed]))]
+            chosen = chosen[: self.models.max_units]
         features = self.features(answered, hits, ranked, chosen)
         probability = self.models.answerable.probability(features)
         cutoff = self.models.cutoff if self.threshold is None else self.threshold

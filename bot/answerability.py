@@ -68,8 +68,8 @@ NUMBER = (
     r"thousand|million|billion|dozens?)"
 )
 ASKED = (  # (what the question asks for, its cue in the question, what a unit that supplies it holds)
-    ("amount", r"\bhow much\b|\b(costs?|price[sd]?|paid|pay|paying|spend|spent|budget|fees?|fines?|charged?|"
-               r"dollars)\b",
+    ("amount", r"\bhow much\b(?! of\b)|\b(costs?|price[sd]?|paid|pay|paying|spend|spent|budget|fees?|fines?|"
+               r"(?<!\bin )charged?|dollars)\b",  # not a share ("how much of the data") nor "in charge of"
      rf"\$\s?\d|\b{NUMBER}\s?(dollars|million|thousand)\b|\bfree of charge\b|\bno cost\b"),
     ("duration", r"\bhow long\b|\bretention\b|\bretain\w*|"
                  r"\b(keep\w*|kept|hold\w* on\w*|held|hang\w* on\w*)\b.*\b(data|reads?|"

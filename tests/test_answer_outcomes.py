@@ -247,12 +247,40 @@ def test_a_follow_up_over_real_wording_finds_the_subjects_document(quillfield: A
          "agencies only for an active criminal investigation.", True),
         ("Who gets Norwalk's plate data?", "Norwalk's plate reads were searched for ICE.", True),
         ("Who can see Norwalk's plate data?", "Norwalk keeps ALPR data for 30 days.", False),
+        # realdocs rb-007, blind bl-050: "in charge of" asks for a name, not a charge
+        ("Who is in charge of Eugene's plate reader program?", "ALPR data retention and access shall be "
+         "managed by the Investigations Captain.", True),
+        # blind bl-037: "how much of" asks for a share, not an amount of money
+        ("how much of the plate data cali cops scoop up has anything to do with a crime", "99.9% of this "
+         "surveillance data was not actively related to an investigation.", True),
     ],
 )  # fmt: skip
 def test_what_a_question_asks_for_is_supplied_only_beyond_its_own_words(question, unit, supplied):
     from bot.answerability import asked_types, supplies
 
     assert all(supplies(shape, unit, question) for _, shape in asked_types(question)) is supplied
+
+
+@pytest.mark.parametrize(
+    "question, said",
+    [  # realdocs rb-060, blind bl-067/bl-069/bl-079/bl-080, starter q050: answered with related sentences
+        ("How much did Quillfield pay for its drones?", "the amount"),
+        ("How many plate readers does the Quillfield Police Department run?", "the number"),
+        # realdocs ra-037, rb-056: a count or a length for a year no document covers
+        ("How long was Quillfield drone video kept in 2031?", "the length of time"),
+    ],
+)
+def test_a_number_no_document_gives_is_refused_not_guessed(quillfield: AnswerChain, question, said):
+    answer = quillfield.invoke(question)
+
+    assert answer.status == "refused_no_evidence" and not answer.citations, answer.text
+    assert answer.text.startswith(f"The documents I have don't give {said} you asked about.")
+
+
+def test_a_number_a_document_gives_leads_the_answer(quillfield: AnswerChain):
+    answer = quillfield.invoke("How long does Quillfield keep drone video?")
+
+    assert answer.status == "answered" and "45 days" in answer.text
 
 
 @pytest.mark.parametrize("year, missing", [("2024", 0.0), ("2031", 1.0)])
