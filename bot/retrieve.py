@@ -159,8 +159,8 @@ class HybridIndex:
     def knows(self, name: str, snapshot: Snapshot | None = None) -> bool:
         """Whether indexed passages contain a name's head word ("Haven" in "New Haven"), to spot
         places and organisations the documents never mention. "Golden State" counts as known."""
-        snap = snapshot or self._current()
-        words = [w for w in re.findall(r"\w\w+", name.lower()) if w not in STOPWORDS]
+        snap = snapshot or self._current()  # "Norwalk PD" is known when Norwalk is, said with "PD" or not
+        words = [w for w in re.findall(r"\w\w+", AGENCY.sub("", name.lower())) if w not in STOPWORDS]
         head = stems(words[-1:])
         return not words or not head[0] or head[0][0] in snap.vocabulary
 
@@ -290,6 +290,7 @@ class HybridIndex:
             if not key:
                 return []
             group = sorted((h for h in found if holds[h[0], h[1]] >= key), key=lambda h: -h[2])[:RECORDS]
+        group = _exact(snap, group, question)
         q = np.asarray(vector, np.float32)
         return [
             Hit(part.chunk(row), score, float(part.matrix[row] @ q), score, sentences=part.sentences.get(row))
@@ -333,6 +334,21 @@ class HybridIndex:
                 indptr = part.bm25.scores["indptr"]
                 total += int(indptr[ids[0] + 1] - indptr[ids[0]])
         return total
+
+
+def _exact(
+    snap: Snapshot, group: list[tuple[int, int, float]], question: str
+) -> list[tuple[int, int, float]]:
+    """The records one of whose fields is exactly a place the question names (or its agency's
+    town), when some are: "St. Paul" is the rows of St. Paul ("City: St. Paul."), not those of
+    South St. Paul, which hold its words too; "South St. Paul Police Department" is South St. Paul's."""
+    names = [n.lower() for n in names_in(question) if not n.isupper()]
+    fields = {f": {m}." for n in names for m in (n, AGENCY.sub("", n)) if m}
+    exact = [h for h in group if any(f in snap.parts[h[0]].chunk(h[1]).text.lower() for f in fields)]
+    return exact or group
+
+
+AGENCY = re.compile(r"\s+(police( department)?|pd|sheriff'?s?( office| department)?|so)$")
 
 
 def search_results(hits: list[Hit]) -> list[dict[str, Any]]:

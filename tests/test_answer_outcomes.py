@@ -44,6 +44,7 @@ Tiburon,Tiburon Police Department,Automated License Plate Readers,Vigilant Solut
 Tiburon,Tiburon Police Department,Camera Registry,
 Belmont,Belmont Police Department,Body-worn Cameras,Axon
 Sausalito,Sausalito Police Department,Drones,DJI
+South Tiburon,South Tiburon Police Department,Body-worn Cameras,Axon
 """
 
 
@@ -125,7 +126,22 @@ def test_a_question_about_a_place_a_dataset_covers_lists_all_its_records(quillfi
     rows = [c for c in answer.citations if c.doc_id == "atlas"]
     assert len(rows) == 3  # every Tiburon record, each cited on its own
     assert "Belmont" not in answer.text and "Sausalito" not in answer.text
+    assert "South Tiburon" not in answer.text  # its rows hold Tiburon's words, but it is another town
     assert "Quillfield" not in answer.text  # documents about another place stay out of the listing
+
+
+def test_an_agency_is_known_by_its_town_whatever_the_documents_call_it(quillfield: AnswerChain):
+    # "Tiburon PD" was "a place the documents don't mention" where they write "Tiburon Police Department"
+    assert quillfield.index.knows("Tiburon PD") and quillfield.index.knows("Tiburon Sheriff's Office")
+    assert not quillfield.index.knows("Springfield PD")
+
+
+def test_an_agency_s_records_are_its_town_s_not_a_town_whose_name_holds_it(quillfield: AnswerChain):
+    # realdocs ra-063: "St. Paul, Minnesota" was listed with South, North and West St. Paul's rows
+    # first; an agency named as residents name it ("Tiburon PD") is its town's rows ("City: Tiburon.")
+    answer = quillfield.invoke("What surveillance technology does the Tiburon PD have?")
+
+    assert "Vigilant" in answer.text and "South Tiburon" not in answer.text, answer.text
 
 
 SHARING = """Name,State,Type

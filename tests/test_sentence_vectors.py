@@ -106,3 +106,13 @@ def test_sentences_of_wrapped_pdf_text_are_whole():
         text.splitlines()[3],
         text.splitlines()[4],
     ]
+
+
+def test_an_invisible_character_does_not_split_a_sentence():
+    # the Atlas of Surveillance writes a zero-width space before agency names; pysbd split
+    # "The \u200bSt. Paul Police Department ..." after "St." and the record was quoted as "Paul Police ..."
+    text = (
+        "The \u200bSt. Paul Police Department disclosed that it uses automated license plate readers. It did."
+    )
+
+    assert [text[s:e] for s, e in sentence_spans(text)] == [text[: text.index(" It")], "It did."]

@@ -39,7 +39,8 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     parentheses: pysbd splits "(Minn. Stat. § 13.824)" after "Minn.", so such pieces are joined."""
     spans: list[tuple[int, int]] = []
     for paragraph in re.finditer(r"[^\n]+(?:\n(?!\s*\n)[^\n]+)*", text):
-        base, body, first = paragraph.start(), _unwrap(paragraph.group()), len(spans)
+        base, first = paragraph.start(), len(spans)
+        body = _unwrap(paragraph.group()).translate(INVISIBLE)
         for start, end in _locate(body, segment(body)):
             raw = body[start:end]
             start, end = base + start + len(raw) - len(raw.lstrip()), base + start + len(raw.rstrip())
@@ -50,6 +51,12 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             else:
                 spans.append((start, end))
     return spans
+
+
+# Invisible format characters, seen by pysbd as spaces (same length, so offsets still hold): the
+# Atlas of Surveillance writes "The \u200bSt. Paul Police Department", and pysbd, which knows
+# "St." as an abbreviation only after a space, split the sentence after it
+INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"), " ")
 
 
 def _unwrap(paragraph: str) -> str:
