@@ -30,6 +30,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from bot.answerability import GENERIC, UNIT_FEATURES, Models, asked_types, load_models, supplies
+from bot.core.text import stems
 from bot.core.units import answer_units, display, kind_of
 from bot.question import STOPWORDS, names_in
 from bot.retrieve import Hit
@@ -601,6 +602,8 @@ class GroundedAnswerer:
             )
         ):
             chosen = listed(question, hits, ranked, chosen, rows)
+        else:
+            rows = set()  # not a listing: no record's fields are added
         if not chosen:
             return Answer(question, REFUSAL, True, trace=trace)
         answered, missing = parts_answered(question, chosen)
@@ -623,7 +626,7 @@ class GroundedAnswerer:
                        "probability": round(probability, 4), "cutoff": cutoff},)  # fmt: skip
         if probability < cutoff:
             return Answer(question, REFUSAL, True, trace=trace)
-        answer = compose(question, hits, chosen, trace)
+        answer = compose(question, hits, with_asked_fields(question, hits, chosen, rows), trace)
         if not missing:
             return answer
         text = f"{answer.text} The documents I have don't answer this part: {missing.rstrip('?. ')}?"
@@ -677,6 +680,31 @@ def listed(
         and place <= set(words(said_with_context(hits, [c])))
     ]  # fmt: skip
     return [*listing, *documents]
+
+
+def with_asked_fields(
+    question: str, hits: list[Hit], listing: list[Sentence], rows: set[int]
+) -> list[Sentence]:
+    """A listing as it is shown: after the units of a long record, its fields whose label the
+    question names ("Technology: Drones." for "what technologies ..."), the row's answer that
+    its best units (a summary) may not give. Shown only: whether to answer is judged on the units."""
+    asked = set(stems([question])[0])
+    shown: list[Sentence] = []
+    for n, unit in enumerate(listing):
+        shown.append(unit)
+        i = unit.hit_index
+        if i not in rows or (n + 1 < len(listing) and listing[n + 1].hit_index == i):
+            continue  # not a record, or its last unit is yet to come
+        hit = hits[i]
+        spans, vectors = hit.sentences or (answer_units(hit.chunk.text), None)
+        for j, (start, end) in enumerate(spans):
+            text = hit.chunk.text[start:end]
+            if _bare_field(text) and asked & set(stems([text.partition(": ")[0]])[0]):
+                vector = vectors[j] if vectors is not None else np.zeros(0, np.float32)
+                field_ = Sentence(i, start, end, text, vector, 0.0, frozenset(content_words(text)), hit.dense)
+                if field_ not in listing and not (unit.start <= start and end <= unit.end):
+                    shown.append(field_)
+    return shown
 
 
 def contested(question: str, ranked: Sequence[Sentence]) -> bool:

@@ -394,3 +394,32 @@ def test_room_for_the_other_side_is_made_from_a_kind_already_quoted():
     chosen = answerer.select("Did Flock lie about federal contracts?", units, kinds)
 
     assert [c.hit_index for c in chosen] == [0, 3, 2]
+
+
+LONG_ROWS = """City,Agency,Summary,Technology,Link 1 Source
+Marinview,Marinview Police Department,"The U.S. Department of Justice awarded $64,000 to the Marinview \
+Police Department in 2019 as part of a federal grant program for officers' equipment, according to \
+award records the department published after a public records request from a local newspaper.",\
+Body-worn Cameras,U.S. Department of Justice
+Marinview,Marinview Police Department,"The Marinview Police Department signed a contract in 2021 with a \
+company that sells fixed and mobile cameras reading every passing vehicle, according to city council \
+minutes that a local newspaper obtained and published with the contract and its price.",\
+Automated License Plate Readers,Marinview City Council
+"""
+
+
+def test_a_listing_of_long_records_shows_the_field_the_question_names(tmp_path, embeddings):
+    # realdocs ra-063, ra-065: Atlas rows were listed by their summaries, which do not say the
+    # technology the question asks for; the row's own "Technology:" field does
+    from bot.core.store import Store
+
+    (tmp_path / "atlas.csv").write_text(LONG_ROWS, encoding="utf-8")
+    store = Store(Settings(data_dir=tmp_path / "data"), embeddings=embeddings)
+    ingest_paths(store, [tmp_path / "atlas.csv"])
+    chain = AnswerChain(Settings(data_dir=tmp_path / "data", refusal_threshold=0.0), store)
+
+    answer = chain.invoke("What surveillance technologies does the Marinview police department use?")
+
+    assert "Technology: Body-worn Cameras." in answer.text, answer.text
+    assert "Technology: Automated License Plate Readers." in answer.text
+    assert "Link 1 Source" not in answer.text  # only the fields the question names
