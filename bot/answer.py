@@ -32,6 +32,7 @@ from langchain_core.embeddings import Embeddings
 from bot.answerability import GENERIC, UNIT_FEATURES, Models, asked_types, load_models, supplies
 from bot.core.text import stems
 from bot.core.units import answer_units, display, kind_of
+from bot.filters import STATES
 from bot.question import STOPWORDS, names_in
 from bot.retrieve import Hit
 from bot.source_kinds import source_kind, source_label
@@ -82,6 +83,7 @@ CONTINUATION_GAP = 0.1  # a sentence that carries on from a good one scores at m
 WORD = re.compile(r"[a-z0-9][a-z0-9'.-]*[a-z0-9]|[a-z0-9]", re.I)
 SUFFIX = re.compile(r"(ing|ed|es|s)$")
 TOKEN, LETTERS = re.compile(r"\w+"), re.compile(r"[A-Za-z]{2,}")
+STATE_NAMES = frozenset(name.lower() for name in STATES.values())
 NUMBERS = {  # asked kinds of answer that only a number gives, as a refusal names them
     "amount": "the amount", "duration": "the length of time", "count": "the number",
 }  # fmt: skip
@@ -457,7 +459,9 @@ class GroundedAnswerer:
                 if s.score >= floor and s not in chosen and not self._duplicate(s, chosen):
                     chosen.append(s)
                     break
-        names = [n.lower() for n in names_in(question) if not n.isupper()]
+        # a state that qualifies a town ("Fairfield, Connecticut") need not be in a denial of it
+        named = [n.lower() for n in names_in(question) if not n.isupper()]
+        names = [n for n in named if n not in STATE_NAMES] or named
 
         def disputes(text: str) -> bool:
             return bool(CONTRAST.search(text)) and all(n in text.lower() for n in names)

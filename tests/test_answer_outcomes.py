@@ -423,3 +423,29 @@ def test_a_listing_of_long_records_shows_the_field_the_question_names(tmp_path, 
     assert "Technology: Body-worn Cameras." in answer.text, answer.text
     assert "Technology: Automated License Plate Readers." in answer.text
     assert "Link 1 Source" not in answer.text  # only the fields the question names
+
+
+def test_a_denial_need_not_name_the_state_that_qualifies_the_town(quillfield: AnswerChain):
+    # residents rs-084: "Was the Fairfield, Connecticut police department giving ICE ...?" quoted the
+    # ACLU's finding, not the chiefs' "do not use the system to spy", which names no "Connecticut"
+    from bot.answer import Sentence
+
+    said = [
+        "A report found that departments across Connecticut, Oakvale among them, shared plate data with ICE.",
+        "Records show Oakvale officers ran searches in a national database in 2019.",
+        "The database is run by a private vendor that sells access to federal agencies.",
+        "Immigration agents queried the system thousands of times that year.",
+        "Civil liberties groups asked the state legislature to hold hearings on the findings.",
+        "The Oakvale police chief said the department did not share plate data with immigration agents.",
+    ]
+    ranked = [
+        Sentence(
+            i, 0, len(text), text, np.eye(384, dtype=np.float32)[i], 0.9 - 0.05 * i, frozenset(text.split())
+        )
+        for i, text in enumerate(said)
+    ]
+    chosen = quillfield.grounded.select(
+        "Was the Oakvale, Connecticut police department giving ICE data?", ranked
+    )
+
+    assert said[-1] in [c.text for c in chosen]

@@ -59,6 +59,25 @@ def test_a_short_value_is_not_taken_for_the_next_label():
     assert not any(u.startswith("Facial recognition, People, Gender, Race:") for u in found)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [  # residents rs-071, rs-070: quoted as "During a preliminary search, the: City identified ..."
+        "During a preliminary search, the\nCity identified 2,637 lines of data to be reviewed.",
+        "Investigative case files are temporary with a\nretention of 20 years for all HSI cases.",
+        # the Seattle manual's wrapped lines, each taken for a label and its value
+        "Employees will record the entire event unless specifically\ninstructed otherwise by this manual.",
+    ],
+)
+def test_a_sentence_wrapped_over_lines_is_not_a_label_and_its_value(text: str):
+    assert not any(kind_of(u) == "pair" for u in units_of(text)), units_of(text)
+
+
+def test_a_label_may_end_on_a_preposition_of_its_own():
+    found = [display(u) for u in units_of("Hotlists Alerted On\nCalifornia SVS, NCMEC Amber Alert\n")]
+
+    assert found == ["Hotlists Alerted On: California SVS, NCMEC Amber Alert"]
+
+
 def test_list_items_keep_their_wrapped_lines_and_fields_are_units():
     found = units_of(POLICY)
 

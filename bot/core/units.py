@@ -27,16 +27,33 @@ LINE = re.compile(r"[^\n]*\S[^\n]*")
 END = ".!?;,"
 
 
+# a line ending in one of these is cut out of a sentence, never a label ("During a preliminary
+# search, the" / "City identified 2,637 lines"); "Loaded By" and "Hotlists Alerted On" are labels
+FRAGMENT_ENDS = frozenset(
+    "the a an and or but nor of to for with at in from than as if that which who is are was were be been "
+    "has have had will shall may must can should would could".split()
+)
+PAIR_MAX_WORDS = 4  # a label of more words over a value in lower case is a wrapped sentence
+
+
 def _label(line: str) -> bool:
-    """A short line that names what the next line gives: no sentence end, few words, not an item."""
+    """A short line that names what the next line gives: no sentence end, few words, not an item,
+    not ending on a word that leads into more of a sentence."""
     text = line.strip()
     return (
         0 < len(text) <= LABEL_MAX_CHARS
-        and len(text.split()) <= LABEL_MAX_WORDS
+        and len(words := text.split()) <= LABEL_MAX_WORDS
         and text[-1] not in END
         and (text[0].isupper() or text[0].isdigit())
         and not LIST_ITEM.match(line)
+        and words[-1].lower() not in FRAGMENT_ENDS
     )
+
+
+def _wrapped_sentence(label: str, value: str) -> bool:
+    """A PDF's wrapped lines, not a label and its value ("Employees will record the entire event
+    unless specifically" / "instructed otherwise by this manual section.")."""
+    return len(label.split()) > PAIR_MAX_WORDS and value.lstrip()[:1].islower()
 
 
 def _cut(text: str, start: int, end: int) -> int:
@@ -74,6 +91,7 @@ def line_units(text: str) -> list[tuple[int, int]]:
             and adjacent
             and not FIELD.match(line)
             and not LIST_ITEM.match(text[lines[i + 1][0] :])
+            and not _wrapped_sentence(line, text[lines[i + 1][0] : lines[i + 1][1]])
         ):
             v_start, v_end = lines[i + 1]
             value = text[v_start:v_end]
