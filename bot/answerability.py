@@ -109,7 +109,11 @@ COUNT_STOPS = frozenset(  # where the counted thing's words end in "how many X d
 )
 SAME_COUNT = tuple(  # stems of words that count the same things ("thousands of times a month")
     frozenset(stems([words])[0])
-    for words in ("reader camera cam device alpr lpr scanner unit system", "search query lookup time request")
+    for words in (
+        "reader camera cam device alpr lpr scanner unit system",
+        "search query lookup time request",
+        "car vehicle plate",  # a portal's "Vehicles detected" answers "how many cars"
+    )
 )
 
 

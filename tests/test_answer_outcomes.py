@@ -266,6 +266,11 @@ def test_a_follow_up_over_real_wording_finds_the_subjects_document(quillfield: A
         # realdocs rb-007, blind bl-050: "in charge of" asks for a name, not a charge
         ("Who is in charge of Eugene's plate reader program?", "ALPR data retention and access shall be "
          "managed by the Investigations Captain.", True),
+        # residents rs-066: a portal counts vehicles, a resident asks about cars
+        ("How many cars did the Buena Park cameras pick up in the last month?",
+         "Vehicles detected in the last 30 days\n760,198", True),
+        ("How many cars did the Buena Park cameras pick up in the last month?",
+         "Number of cameras\n13", False),
         # blind bl-037: "how much of" asks for a share, not an amount of money
         ("how much of the plate data cali cops scoop up has anything to do with a crime", "99.9% of this "
          "surveillance data was not actively related to an investigation.", True),
