@@ -20,7 +20,7 @@ from bot.answerability import Models, load_models
 from bot.core.settings import Settings
 from bot.core.store import Store
 from bot.filters import Filters
-from bot.question import names_in, standalone, truecase
+from bot.question import is_follow_up, names_in, standalone, truecase
 from bot.retrieve import Hit, HybridIndex
 
 
@@ -47,6 +47,7 @@ class Ask:
         return cls(value["question"], tuple(value.get("history") or ()), filters, value.get("explain", False))
 
 
+FOLLOW_UP_PASSAGES = 4  # passages of the last answer's document a follow-up examines, at most
 PER_DOC = 4  # passages of one document examined: the fact is often in its third-best passage
 
 
@@ -103,6 +104,9 @@ class AnswerChain(Runnable[Any, Answer]):
         hits = self.index.search(
             question, self.settings.k, ask.filters, per_doc=PER_DOC, vector=vector, snapshot=snapshot
         )
+        said = next((t.get("content") for t in reversed(ask.history) if t.get("role") == "assistant"), "")
+        if said and is_follow_up(ask.question, ask.history):
+            hits = self._with_last_answers_document(question, said, vector, hits, snapshot)
         datasets = [
             h.chunk.metadata.get("doc_id", "") for h in hits if h.chunk.metadata.get("doc_type") == "dataset"
         ]
@@ -110,6 +114,22 @@ class AnswerChain(Runnable[Any, Answer]):
             question, vector, ask.filters, snapshot, within=list(dict.fromkeys(datasets))
         )
         return Prepared(question, vector, hits, records, ", ".join(unknown) if unknown else None)
+
+    def _with_last_answers_document(
+        self, question: str, said: str, vector: list[float], hits: list[Hit], snapshot: Any
+    ) -> list[Hit]:
+        """A follow-up is most often about the document the last answer quoted ("Who signed it?"
+        after an answer from a contract): its passages nearest the question join the weakest
+        places of the retrieved ones."""
+        quoted = self.index.search(said, 1, per_doc=1, snapshot=snapshot)
+        if not quoted or quoted[0].chunk.metadata.get("doc_type") == "dataset":
+            return hits
+        known = {h.chunk.id for h in hits}
+        doc = {quoted[0].chunk.metadata.get("doc_id", "")}
+        room = max(1, min(FOLLOW_UP_PASSAGES, len(hits) // 4))
+        found = self.index.in_documents(vector, doc, room, snapshot)
+        extra = [h for h in found if h.chunk.id not in known]
+        return [*hits[: max(1, len(hits) - len(extra))], *extra]
 
     def _refusal(self, question: str, unknown: str | None, grounded: Answer) -> Answer:
         if not unknown:

@@ -454,3 +454,37 @@ def test_a_denial_need_not_name_the_state_that_qualifies_the_town(quillfield: An
     )
 
     assert said[-1] in [c.text for c in chosen]
+
+
+def test_a_follow_up_examines_the_document_the_last_answer_quoted(tmp_path, embeddings):
+    # realdocs rb-031, residents rs-070: "Who signed it?" after an answer from a contract or an
+    # assessment; the passages retrieval found for the question alone were other documents'
+    from bot.core.store import Store
+
+    (tmp_path / "contract.md").write_text(
+        "The City of Marrow and Flock Group Inc agree to a software services contract for plate "
+        "reader cameras, for three years from April 2025.\n\nSigned for the City: Dana Reyes, City "
+        "Manager.\n", "utf-8",
+    )  # fmt: skip
+    (tmp_path / "petition.md").write_text(
+        "\n\n".join(
+            f"Hundreds of Marrow residents signed a petition against the city's Flock cameras at the "
+            f"{place}. Who signed it for the city? Neighbours and shop owners signed it, organisers said."
+            for place in ("library", "market", "school", "town hall")
+        ),
+        "utf-8",
+    )
+    store = Store(
+        Settings(data_dir=tmp_path / "data", chunk_size=200, chunk_overlap=0), embeddings=embeddings
+    )
+    ingest_paths(store, [tmp_path])
+    chain = AnswerChain(Settings(data_dir=tmp_path / "data", k=2, chunk_size=200, chunk_overlap=0), store)
+    history = (
+        {"role": "user", "content": "Does Marrow have a contract with Flock?"},
+        {"role": "assistant", "content": "The City of Marrow and Flock Group Inc agree to a software "
+         "services contract for plate reader cameras, for three years from April 2025."},
+    )  # fmt: skip
+
+    step = chain.prepare(Ask("Who signed it for the city?", history))
+
+    assert "contract" in {h.chunk.metadata["doc_id"] for h in step.hits}, [h.chunk.text for h in step.hits]
