@@ -106,7 +106,7 @@ class AnswerChain(Runnable[Any, Answer]):
         )
         said = next((t.get("content") for t in reversed(ask.history) if t.get("role") == "assistant"), "")
         if said and is_follow_up(ask.question, ask.history):
-            hits = self._with_last_answers_document(question, said, vector, hits, snapshot)
+            hits = self._with_last_answers_document(said, vector, hits, ask.filters, snapshot)
         datasets = [
             h.chunk.metadata.get("doc_id", "") for h in hits if h.chunk.metadata.get("doc_type") == "dataset"
         ]
@@ -116,18 +116,18 @@ class AnswerChain(Runnable[Any, Answer]):
         return Prepared(question, vector, hits, records, ", ".join(unknown) if unknown else None)
 
     def _with_last_answers_document(
-        self, question: str, said: str, vector: list[float], hits: list[Hit], snapshot: Any
+        self, said: str, vector: list[float], hits: list[Hit], filters: Filters, snapshot: Any
     ) -> list[Hit]:
         """A follow-up is most often about the document the last answer quoted ("Who signed it?"
         after an answer from a contract): its passages nearest the question join the weakest
         places of the retrieved ones."""
-        quoted = self.index.search(said, 1, per_doc=1, snapshot=snapshot)
+        quoted = self.index.search(said, 1, filters, per_doc=1, snapshot=snapshot)
         if not quoted or quoted[0].chunk.metadata.get("doc_type") == "dataset":
             return hits
         known = {h.chunk.id for h in hits}
         doc = {quoted[0].chunk.metadata.get("doc_id", "")}
         room = max(1, min(FOLLOW_UP_PASSAGES, len(hits) // 4))
-        found = self.index.in_documents(vector, doc, room, snapshot)
+        found = self.index.in_documents(vector, doc, room, filters, snapshot)
         extra = [h for h in found if h.chunk.id not in known]
         return [*hits[: max(1, len(hits) - len(extra))], *extra]
 

@@ -250,15 +250,21 @@ class HybridIndex:
         return hits
 
     def in_documents(
-        self, vector: list[float], doc_ids: set[str], k: int, snapshot: Snapshot | None = None
+        self,
+        vector: list[float],
+        doc_ids: set[str],
+        k: int,
+        filters: Filters = Filters(),
+        snapshot: Snapshot | None = None,
     ) -> list[Hit]:
-        """The k passages of these documents nearest the question: a follow-up's, in the document
-        the last answer quoted, however far down the whole corpus's ranking they are."""
+        """The k passages of these documents (that the filters allow) nearest the question: a
+        follow-up's, in the document the last answer quoted, however far down the whole corpus's
+        ranking they are."""
         snap = snapshot or self._current()
         q = np.asarray(vector, np.float32)
         found = []
-        for n, (part, live) in enumerate(zip(snap.parts, snap.alive)):
-            mask = live & part.version.mask(lambda v: v[0] in doc_ids)
+        for n, (part, allowed) in enumerate(zip(snap.parts, snap.allowed(*filters.fields))):
+            mask = allowed & part.version.mask(lambda v: v[0] in doc_ids)
             if mask.any():
                 found += [(n, row, score) for row, score in part.nearest(q, k, mask)]
         return [

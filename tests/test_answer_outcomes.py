@@ -12,6 +12,7 @@ import pytest
 from bot.answer import STATUSES, Answer, Citation
 from bot.chain import AnswerChain, Ask
 from bot.core.settings import Settings
+from bot.filters import Filters
 from bot.question import standalone
 from ingest.pipeline import ingest_paths
 
@@ -488,3 +489,5 @@ def test_a_follow_up_examines_the_document_the_last_answer_quoted(tmp_path, embe
     step = chain.prepare(Ask("Who signed it for the city?", history))
 
     assert "contract" in {h.chunk.metadata["doc_id"] for h in step.hits}, [h.chunk.text for h in step.hits]
+    elsewhere = chain.prepare(Ask("Who signed it for the city?", history, Filters(("Elsewhere, ST",))))
+    assert not elsewhere.hits  # the filters hold for the last answer's document too
