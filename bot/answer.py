@@ -705,9 +705,10 @@ def with_asked_fields(
             text = hit.chunk.text[start:end]
             if _bare_field(text) and asked & set(stems([text.partition(": ")[0]])[0]):
                 vector = vectors[j] if vectors is not None else np.zeros(0, np.float32)
-                field_ = Sentence(i, start, end, text, vector, 0.0, frozenset(content_words(text)), hit.dense)
-                if field_ not in listing and not (unit.start <= start and end <= unit.end):
-                    shown.append(field_)
+                if not any(u.hit_index == i and u.start <= start and end <= u.end for u in listing):
+                    shown.append(
+                        Sentence(i, start, end, text, vector, 0.0, frozenset(content_words(text)), hit.dense)
+                    )
     return shown
 
 

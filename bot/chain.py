@@ -105,7 +105,7 @@ class AnswerChain(Runnable[Any, Answer]):
             question, self.settings.k, ask.filters, per_doc=PER_DOC, vector=vector, snapshot=snapshot
         )
         said = next((t.get("content") for t in reversed(ask.history) if t.get("role") == "assistant"), "")
-        if said and is_follow_up(ask.question, ask.history):
+        if said and REFUSAL not in said and is_follow_up(ask.question, ask.history):
             hits = self._with_last_answers_document(said, vector, hits, ask.filters, snapshot)
         datasets = [
             h.chunk.metadata.get("doc_id", "") for h in hits if h.chunk.metadata.get("doc_type") == "dataset"

@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from bot.answer import STATUSES, Answer, Citation
+from bot.answer import REFUSAL, STATUSES, Answer, Citation
 from bot.chain import AnswerChain, Ask
 from bot.core.settings import Settings
 from bot.filters import Filters
@@ -491,3 +491,6 @@ def test_a_follow_up_examines_the_document_the_last_answer_quoted(tmp_path, embe
     assert "contract" in {h.chunk.metadata["doc_id"] for h in step.hits}, [h.chunk.text for h in step.hits]
     elsewhere = chain.prepare(Ask("Who signed it for the city?", history, Filters(("Elsewhere, ST",))))
     assert not elsewhere.hits  # the filters hold for the last answer's document too
+    refused = (history[0], {"role": "assistant", "content": REFUSAL})  # quoted no document
+    after_refusal = chain.prepare(Ask("Who signed it for the city?", refused))
+    assert "contract" not in {h.chunk.metadata["doc_id"] for h in after_refusal.hits}
