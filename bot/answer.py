@@ -33,7 +33,7 @@ from bot.answerability import GENERIC, UNIT_FEATURES, Models, asked_types, load_
 from bot.core.text import stems
 from bot.core.units import answer_units, display, kind_of
 from bot.filters import STATES
-from bot.question import STOPWORDS, names_in
+from bot.question import STOPWORDS, asked_fields, names_a_field, names_in
 from bot.retrieve import Hit
 from bot.source_kinds import source_kind, source_label
 
@@ -603,6 +603,7 @@ class GroundedAnswerer:
                 any(c.hit_index in rows for c in chosen)
                 or not self._names_place(question, hits, chosen)
                 or hits[0].chunk.metadata.get("doc_id") in listing  # retrieval's best source is that dataset
+                or any(names_a_field(question, hits[i].chunk.text) for i in rows)  # "where": "locations: ..."
             )
         ):
             chosen = listed(question, hits, ranked, chosen, rows)
@@ -692,7 +693,7 @@ def with_asked_fields(
     """A listing as it is shown: after the units of a long record, its fields whose label the
     question names ("Technology: Drones." for "what technologies ..."), the row's answer that
     its best units (a summary) may not give. Shown only: whether to answer is judged on the units."""
-    asked = set(stems([question])[0])
+    asked = asked_fields(question)
     shown: list[Sentence] = []
     for n, unit in enumerate(listing):
         shown.append(unit)

@@ -20,7 +20,7 @@ from bot.answerability import Models, load_models
 from bot.core.settings import Settings
 from bot.core.store import Store
 from bot.filters import Filters
-from bot.question import is_follow_up, names_in, standalone, truecase
+from bot.question import is_follow_up, names_a_field, names_in, standalone, truecase
 from bot.retrieve import Hit, HybridIndex
 
 
@@ -107,12 +107,19 @@ class AnswerChain(Runnable[Any, Answer]):
         said = next((t.get("content") for t in reversed(ask.history) if t.get("role") == "assistant"), "")
         if said and REFUSAL not in said and is_follow_up(ask.question, ask.history):
             hits = self._with_last_answers_document(said, vector, hits, ask.filters, snapshot)
-        datasets = [
-            h.chunk.metadata.get("doc_id", "") for h in hits if h.chunk.metadata.get("doc_type") == "dataset"
-        ]
-        records = self.index.records(
-            question, vector, ask.filters, snapshot, within=list(dict.fromkeys(datasets))
+        found = [h for h in hits if h.chunk.metadata.get("doc_type") == "dataset"]
+        # a dataset with a field the question asks for ("Where ...?": its "locations") comes first
+        datasets = sorted(
+            dict.fromkeys(h.chunk.metadata.get("doc_id", "") for h in found),
+            key=lambda d: (
+                not any(
+                    names_a_field(question, h.chunk.text)
+                    for h in found
+                    if h.chunk.metadata.get("doc_id") == d
+                )
+            ),
         )
+        records = self.index.records(question, vector, ask.filters, snapshot, within=datasets)
         return Prepared(question, vector, hits, records, ", ".join(unknown) if unknown else None)
 
     def _with_last_answers_document(

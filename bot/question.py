@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from bot.core.text import stems
+
 NAME_WORD = r"(?:(?:St|Ft|Mt|Pt)\.\s+)?[A-Z][A-Za-z'’.-]*[A-Za-z]\b"  # "St. Paul" is one name
 NAME = re.compile(rf"\b{NAME_WORD}(?:\s+{NAME_WORD})*")
 OPENERS = frozenset(
@@ -34,6 +36,9 @@ REFERS_BACK = re.compile(
     r"either|instead|one|ones|then)\b",
     re.I,
 )
+WHERE = re.compile(r"^\s*(and\s+)?where\b", re.I)
+WHERE_FIELDS = frozenset(stems(["location address"])[0])  # what a record says where with
+FIELD_LABEL = re.compile(r"(?:^|\. )([^.:\n]{1,40}): ")  # a record's "Label: value" (`row_passage`)
 LEANS_ON = re.compile(r"^\s*(and|but|so|also|ok(ay)?|then|what else|anything else)\b", re.I)
 SYSTEMS = re.compile(  # what a conversation can be about besides a place: the system or the record
     r"\b(ALPRs?|LPRs?|(automated )?licen[cs]e[- ]plate (readers?|cameras?|scanners?|data(base)?)|"
@@ -124,3 +129,16 @@ def _resolve(question: str, previous: str, answer: str = "") -> str:
         return f"{question.rstrip()} ({previous.rstrip(' ?')})"
     extra = [c for c in carried if not re.search(rf"\b{re.escape(c)}\b", question, re.I)]
     return f"{question.rstrip()} ({', '.join(extra)})" if extra else question
+
+
+def asked_fields(question: str) -> frozenset[str]:
+    """The stems of the record fields a question asks for: its own words ("what technologies"
+    names "Technology"), and for "Where ...?" a location's ("locations", "address")."""
+    own = frozenset(stems([question])[0])
+    return own | WHERE_FIELDS if WHERE.match(question) else own
+
+
+def names_a_field(question: str, record: str) -> bool:
+    """Whether the question names one of the record's field labels."""
+    asked = asked_fields(question)
+    return any(asked & set(stems([label])[0]) for label in FIELD_LABEL.findall(record))

@@ -253,25 +253,38 @@ def _load_csv(data: bytes, *_: Any) -> LoadedDocument:
     return LoadedDocument(pages, {"doc_type": "dataset"}, rows=True)
 
 
+def _fields(value: Any, prefix: str = "") -> dict[str, Any]:
+    """A JSON record's fields, flat: a nested object's fields under "outer.inner", a list of
+    plain values as "a; b; c" (a list of objects stays JSON: it is no one field's value)."""
+    if isinstance(value, dict):
+        flat: dict[str, Any] = {}
+        for k, v in value.items():
+            flat.update(_fields(v, f"{prefix}.{k}" if prefix else str(k)))
+        return flat
+    if isinstance(value, list) and not any(isinstance(v, (dict, list)) for v in value):
+        return {prefix: "; ".join(str(v).strip() for v in value if str(v).strip())}
+    return {prefix: json.dumps(value, ensure_ascii=False) if isinstance(value, list) else value}
+
+
 def _load_json(data: bytes, *_: Any) -> LoadedDocument:
+    """A list of records, or an object of them keyed by their name ({"Woodbury PD": {...}}: the
+    key becomes the record's "name" field), or of plain values (one "key"/"value" record each)."""
     try:
         value = json.loads(decode_text(data))
     except json.JSONDecodeError as exc:
         raise IngestError(f"invalid JSON ({exc.msg} at line {exc.lineno})") from exc
     if isinstance(value, dict):
-        items = [{"key": k, "value": v} for k, v in value.items()]
+        items = [
+            {"name": k, **v} if isinstance(v, dict) else {"key": k, "value": v} for k, v in value.items()
+        ]
     elif isinstance(value, list):
         items = value
     else:
         raise IngestError("JSON must be a list of records or an object")
-    pages = []
-    for n, item in enumerate(items, 1):
-        if isinstance(item, dict):
-            flat = {k: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
-                    for k, v in item.items()}  # fmt: skip
-            pages.append(Page(row_passage(flat), n))
-        else:
-            pages.append(Page(str(item), n))
+    pages = [
+        Page(row_passage(_fields(item)) if isinstance(item, dict) else str(item), n)
+        for n, item in enumerate(items, 1)
+    ]
     return LoadedDocument(pages, {"doc_type": "dataset"}, rows=True)
 
 

@@ -4,6 +4,7 @@ documents don't answer, and sources of different kinds that disagree are shown s
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -429,6 +430,26 @@ def test_a_listing_of_long_records_shows_the_field_the_question_names(tmp_path, 
     assert "Technology: Body-worn Cameras." in answer.text, answer.text
     assert "Technology: Automated License Plate Readers." in answer.text
     assert "Link 1 Source" not in answer.text  # only the fields the question names
+
+
+def test_where_is_answered_by_the_dataset_whose_records_give_locations(tmp_path, embeddings):
+    # realdocs ra-072, residents rs-097: "Where are the St. Paul police department's fixed plate
+    # readers?" listed the Atlas's St. Paul rows, none of which says where; the BCA's record does
+    from bot.core.store import Store
+
+    (tmp_path / "atlas.csv").write_text(ATLAS, encoding="utf-8")
+    places = {
+        "Tiburon Police Department": {"locations": ["Main Street at Beach Road", "Paradise Drive"]},
+        "Belmont Police Department": {"locations": ["Ralston Avenue at El Camino Real"]},
+    }
+    (tmp_path / "alpr-locations.json").write_text(json.dumps(places), encoding="utf-8")
+    store = Store(Settings(data_dir=tmp_path / "data"), embeddings=embeddings)
+    ingest_paths(store, [tmp_path])
+    chain = AnswerChain(Settings(data_dir=tmp_path / "data", refusal_threshold=0.0), store)
+
+    answer = chain.invoke("Where are the Tiburon police department's license plate readers?")
+
+    assert "Main Street at Beach Road" in answer.text, answer.text
 
 
 def test_a_denial_need_not_name_the_state_that_qualifies_the_town(quillfield: AnswerChain):

@@ -168,6 +168,22 @@ def test_csv_rows_become_passages_that_name_their_columns(tmp_path, make_store):
     assert [c.metadata["page"] for c in chunks] == [1, 2, 3]
 
 
+def test_json_records_keyed_by_name_read_as_fields_not_as_json():
+    # realdocs minnesota-bca-alpr-locations: an object of agencies was read as
+    # 'key: St. Paul Police Department. value: {"locations": ["Maryland Avenue at ...", ...]}'
+    locations = {
+        "St. Paul Police Department": {
+            "locations": ["Maryland Avenue at White Bear Avenue", "Johnson Parkway"]
+        },
+        "Tiburon Police Department": {"contact": {"phone": "555-0100"}, "cameras": 4},
+    }
+    assert [p.text for p in load_bytes("bca.json", json.dumps(locations).encode()).pages] == [
+        "name: St. Paul Police Department. locations: Maryland Avenue at White Bear Avenue; Johnson Parkway.",
+        "name: Tiburon Police Department. contact.phone: 555-0100. cameras: 4.",
+    ]
+    assert load_bytes("counts.json", b'{"Tiburon": 4}').pages[0].text == "key: Tiburon. value: 4."
+
+
 def test_sidecar_yaml_overrides_title_doc_id_and_jurisdiction(tmp_path, make_store):
     folder = tmp_path / "docs"
     folder.mkdir()
