@@ -211,12 +211,17 @@ def _stem(word: str) -> str:
     return SUFFIX.sub("", word) if len(word) > 4 else word
 
 
+STATE_CODE = re.compile(r"(?<=[:,] )([A-Z]{2})\b(?=[.,;]|$)")  # "state: CT.", "Eugene, OR,"
+
+
 def said_with_context(hits: list[Hit], units: list[Sentence]) -> str:
     """The units' text with what says whose they are (their documents' title, place, section and
     file name), lowercased."""
     meta = [hits[u.hit_index].chunk.metadata for u in units]
     said = [u.text for u in units] + [str(m.get(k, "")) for m in meta for k in CONTEXT]
-    return " ".join(said).replace("-", " ").lower()
+    # a state as datasets write it names it ("state: CT." is Connecticut's row)
+    states = [STATES[code] for u in units for code in STATE_CODE.findall(u.text) if code in STATES]
+    return " ".join(said + states).replace("-", " ").lower()
 
 
 def place_words(question: str) -> set[str]:

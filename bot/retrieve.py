@@ -162,7 +162,10 @@ class HybridIndex:
         snap = snapshot or self._current()  # "Norwalk PD" is known when Norwalk is, said with "PD" or not
         words = [w for w in re.findall(r"\w\w+", AGENCY.sub("", name.lower())) if w not in STOPWORDS]
         head = stems(words[-1:])
-        return not words or not head[0] or head[0][0] in snap.vocabulary
+        if not words or not head[0] or head[0][0] in snap.vocabulary:
+            return True
+        code = STATE_CODES.get(name.strip().lower())  # "Texas" is known from a dataset's "state: TX"
+        return code is not None and code in snap.vocabulary
 
     def jurisdictions(self) -> list[str]:
         """Every jurisdiction in the corpus, for filters."""
@@ -299,7 +302,9 @@ class HybridIndex:
         query = stems([question + "".join(f" {code}" for code in codes)])[0]
         named = stems([" ".join([*names_in(question), *codes])])[0]  # places, agencies, states
         masks = snap.allowed(filters.jurisdictions, ("dataset",))
-        group = self._picked_out(snap, query, named, masks, within) if within else []
+        group = (
+            self._picked_out(snap, query, named, stems([" ".join(codes)])[0], masks, within) if within else []
+        )
         if not group:
             found = [
                 (n, row, score)
@@ -324,12 +329,19 @@ class HybridIndex:
 
     @staticmethod
     def _picked_out(
-        snap: Snapshot, query: list[str], named: list[str], masks: list[np.ndarray], within: Sequence[str]
+        snap: Snapshot,
+        query: list[str],
+        named: list[str],
+        codes: list[str],
+        masks: list[np.ndarray],
+        within: Sequence[str],
     ) -> list[tuple[int, int, float]]:
         """The rows of the first of the `within` datasets (retrieval's order) in which a question
         word picks some out: the word held by fewest of its rows, and by at most half ("Eugene",
-        in all of Eugene's rows, picks nothing out); a word of a name the question gives
-        ("Minnesota" -> MN) before any other ("dropped"); never a word of the dataset's own name
+        in all of Eugene's rows, picks nothing out); the postal code of a state the question
+        names first, as datasets write it (DeFlock's three RI rows, where "Rhode" is in one row's
+        text only), then a word of a name it gives ("Minnesota" -> MN) before any other
+        ("dropped"); never a word of the dataset's own name
         (Eugene's sharing list has a row for Eugene, but "Which private businesses share with
         Eugene?" asks for its private businesses). Best first."""
         for doc_id in within:
@@ -344,7 +356,9 @@ class HybridIndex:
             held = {w: [h for h in found if w in snap.parts[h[0]].tokens[h[1]]] for w in asked}
             picking = {w: rows for w, rows in held.items() if 0 < len(rows) <= size / 2}
             if picking:
-                words = [w for w in picking if w in named] or list(picking)
+                words = (
+                    [w for w in picking if w in codes] or [w for w in picking if w in named] or list(picking)
+                )
                 return sorted(min((picking[w] for w in words), key=len), key=lambda h: -h[2])[:RECORDS]
         return []
 
@@ -372,6 +386,7 @@ def _exact(
     return exact or group
 
 
+STATE_CODES = {name.lower(): code.lower() for code, name in STATES.items()}
 AGENCY = re.compile(r"\s+(police( department)?|pd|sheriff'?s?( office| department)?|so)$")
 
 

@@ -452,6 +452,46 @@ def test_where_is_answered_by_the_dataset_whose_records_give_locations(tmp_path,
     assert "Main Street at Beach Road" in answer.text, answer.text
 
 
+DEFLOCKED = """id,city,state,status,info
+warren-qs,Warren,QS,rejected,"The town of Warren, Quillshire rejected a proposal to install Flock cameras."
+kingstown-qs,Kingstown,QS,cancelled,Kingstown has canceled its contract with Flock Safety.
+bayview-qs,Bayview,QS,cancelled,A unanimous vote ended Bayview's contract with Flock Safety.
+salem-or,Salem,OR,cancelled,Salem ended its Flock contract.
+bend-or,Bend,OR,paused,Bend paused its cameras.
+eugene-or,Eugene,OR,cancelled,Eugene terminated its Flock contract.
+austin-tx,Austin,TX,cancelled,Austin let its Flock contract expire.
+denver-co,Denver,CO,paused,Denver paused its Flock pilot.
+"""
+
+
+def test_a_state_s_records_are_picked_out_by_its_postal_code_and_name_it(tmp_path, embeddings, monkeypatch):
+    # residents2 rn-112: "Which Rhode Island towns have ended or turned down Flock?" listed Warren
+    # alone, the one row whose text says "Rhode Island"; all three have "state: RI". And realdocs
+    # ra-069: the rows of "state: CT" were refused as not naming "Connecticut"
+    import bot.filters
+    from bot.core.store import Store
+
+    monkeypatch.setitem(bot.filters.STATES, "QS", "Quillshire")
+    (tmp_path / "deflocked.csv").write_text(DEFLOCKED, encoding="utf-8")
+    store = Store(Settings(data_dir=tmp_path / "data"), embeddings=embeddings)
+    ingest_paths(store, [tmp_path / "deflocked.csv"])
+    chain = AnswerChain(Settings(data_dir=tmp_path / "data", refusal_threshold=0.0), store)
+    question = "Which Quillshire towns have ended or turned down Flock?"
+
+    step = chain.prepare(Ask(question))
+    assert {r.chunk.text.split(".")[0] for r in step.records} == {
+        "id: warren-qs", "id: kingstown-qs", "id: bayview-qs",
+    }  # fmt: skip
+    answer = chain.invoke(question)
+    assert all(town in answer.text for town in ("Warren", "Kingstown", "Bayview")), answer.text
+
+    # no row says "Colorado" or "Texas": their "state: CO." and "state: TX." name them
+    assert chain.index.knows("Texas") and not chain.index.knows("Vermont")
+    answer = chain.invoke(Ask("Have any towns in Colorado paused Flock?", explain=True))
+    features = next(t["answerability"] for t in answer.trace if "answerability" in t)
+    assert "Denver" in answer.text and features["names_missing"] == 0.0
+
+
 def test_a_denial_need_not_name_the_state_that_qualifies_the_town(quillfield: AnswerChain):
     # residents rs-084: "Was the Fairfield, Connecticut police department giving ICE ...?" quoted the
     # ACLU's finding, not the chiefs' "do not use the system to spy", which names no "Connecticut"
