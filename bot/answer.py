@@ -84,8 +84,8 @@ WORD = re.compile(r"[a-z0-9][a-z0-9'.-]*[a-z0-9]|[a-z0-9]", re.I)
 SUFFIX = re.compile(r"(ing|ed|es|s)$")
 TOKEN, LETTERS = re.compile(r"\w+"), re.compile(r"[A-Za-z]{2,}")
 STATE_NAMES = frozenset(name.lower() for name in STATES.values())
-NUMBERS = {  # asked kinds of answer that only a number gives, as a refusal names them
-    "amount": "the amount", "duration": "the length of time", "count": "the number",
+NUMBERS = {  # asked kinds of answer that only a number (or a date) gives, as a refusal names them
+    "amount": "the amount", "duration": "the length of time", "count": "the number", "date": "the date",
 }  # fmt: skip
 REFUSAL = (
     "The documents I have don't answer that. Try rephrasing your question, or ask the agency "
@@ -507,11 +507,17 @@ class GroundedAnswerer:
         return chosen
 
     @staticmethod
-    def _gives_number(question: str, hits: list[Hit], unit: Sentence, numbers: list[re.Pattern[str]]) -> bool:
-        """Whether the unit gives the number asked for (an amount, a duration, a count), for the
-        year the question names, if any (its document's title and section count)."""
-        if not all(supplies(t, unit.text, question) for t in numbers):
+    def _gives_number(
+        question: str, hits: list[Hit], unit: Sentence, asked: list[tuple[str, re.Pattern[str]]]
+    ) -> bool:
+        """Whether the unit gives the number asked for (an amount, a duration, a count, a date), for
+        the year the question names, if any (its document's title and section count). A year named
+        in a question asking "when" is where to look from ("before the 2017 ordinance"), not the
+        answer's."""
+        if not all(supplies(shape, unit.text, question) for _, shape in asked):
             return False
+        if any(kind == "date" for kind, _ in asked):
+            return True
         context = said_with_context(hits, [unit])
         return all(year in context for year in YEAR.findall(question))
 
@@ -618,11 +624,10 @@ class GroundedAnswerer:
             return Answer(question, REFUSAL, True, trace=trace)
         answered, missing = parts_answered(question, chosen)
         asked = [(kind, shape) for kind, shape in asked_types(answered) if kind in NUMBERS]
-        numbers = [shape for _, shape in asked]
-        if numbers and not any(self._gives_number(answered, hits, c, numbers) for c in chosen):
+        if asked and not any(self._gives_number(answered, hits, c, asked) for c in chosen):
             # "How much did X spend?" quoted with what X does is a guess, however close in meaning:
             # lead with a unit that gives the number, or say the documents don't give it
-            typed = next((s for s in usable if self._gives_number(answered, hits, s, numbers)), None)
+            typed = next((s for s in usable if self._gives_number(answered, hits, s, asked)), None)
             if typed is None:
                 text = f"The documents I have don't give {NUMBERS[asked[0][0]]} you asked about. {REFUSAL}"
                 return Answer(question, text, True, trace=trace)

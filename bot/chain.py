@@ -108,17 +108,10 @@ class AnswerChain(Runnable[Any, Answer]):
         if said and REFUSAL not in said and is_follow_up(ask.question, ask.history):
             hits = self._with_last_answers_document(said, vector, hits, ask.filters, snapshot)
         found = [h for h in hits if h.chunk.metadata.get("doc_type") == "dataset"]
+        datasets = list(dict.fromkeys(h.chunk.metadata.get("doc_id", "") for h in found))
         # a dataset with a field the question asks for ("Where ...?": its "locations") comes first
-        datasets = sorted(
-            dict.fromkeys(h.chunk.metadata.get("doc_id", "") for h in found),
-            key=lambda d: (
-                not any(
-                    names_a_field(question, h.chunk.text)
-                    for h in found
-                    if h.chunk.metadata.get("doc_id") == d
-                )
-            ),
-        )
+        asked = {h.chunk.metadata.get("doc_id", "") for h in found if names_a_field(question, h.chunk.text)}
+        datasets.sort(key=lambda d: d not in asked)
         records = self.index.records(question, vector, ask.filters, snapshot, within=datasets)
         return Prepared(question, vector, hits, records, ", ".join(unknown) if unknown else None)
 

@@ -300,6 +300,36 @@ def test_a_number_no_document_gives_is_refused_not_guessed(quillfield: AnswerCha
     assert answer.text.startswith(f"The documents I have don't give {said} you asked about.")
 
 
+def test_a_date_no_document_gives_is_refused_not_guessed(tmp_path, embeddings):
+    # residents2 rn-080: "When was the plate reader at Hudson Road and Radio Drive in Woodbury
+    # installed?" was answered with the BCA record of Woodbury's reader locations, which has no date
+    from bot.core.store import Store
+
+    (tmp_path / "marinview.md").write_text(
+        "# Marinview drones\n\nThe Marinview Police Department flies two drones from the roof of its "
+        "station on Harbor Street. Drone video is kept for 30 days unless it is evidence.\n",
+        encoding="utf-8",
+    )
+    store = Store(Settings(data_dir=tmp_path / "data"), embeddings=embeddings)
+    ingest_paths(store, [tmp_path / "marinview.md"])
+    chain = AnswerChain(Settings(data_dir=tmp_path / "data", refusal_threshold=0.0), store)
+
+    answer = chain.invoke("When did the Marinview police start flying drones from Harbor Street?")
+
+    assert answer.status == "refused_no_evidence", answer.text
+    assert answer.text.startswith("The documents I have don't give the date you asked about.")
+
+
+def test_a_year_a_when_question_names_is_where_to_look_from_not_the_answer(quillfield: AnswerChain):
+    # residents rs-001: "When did Seattle first pass rules ..., before the 2017 ordinance?" was
+    # refused once dates were required, because no dated unit also said 2017
+    answer = quillfield.invoke(
+        "When did Quillfield police share plate reader data with ICE, after the 2019 audit?"
+    )
+
+    assert answer.status == "answered" and "2024" in answer.text, answer.text
+
+
 def test_a_number_a_document_gives_leads_the_answer(quillfield: AnswerChain):
     answer = quillfield.invoke("How long does Quillfield keep drone video?")
 

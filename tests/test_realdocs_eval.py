@@ -35,10 +35,10 @@ CHECK_FLOORS = {  # measured on the check half when set: 0.946, 0.495, 0.75, 0.9
     "citation_validity": 1.0,
 }
 BLIND = TESTS / "eval" / "blind.jsonl"  # written from the documents alone; never fitted on, either half
-BLIND_FLOORS = {  # measured when set: 0.922, 0.532, 0.75, 0.891, 0.625, 1.0
+BLIND_FLOORS = {  # measured when set: 0.922, 0.545, 0.75, 0.891, 0.625, 1.0
     "hit@5": 0.88,
-    "fact_recall": 0.48,
-    "refused_when_should": 0.65,
+    "fact_recall": 0.50,
+    "refused_when_should": 0.70,
     "answered_when_should": 0.87,
     "both_sides": 0.50,
     "citation_validity": 1.0,
