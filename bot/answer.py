@@ -74,6 +74,8 @@ LISTS = re.compile(  # a question whose answer is a set of records
 SECOND_ASK = re.compile(r"(?:,\s*|;\s*|\s)and\s+(?=(?:how|what|who|when|where|which|whom)\b)", re.I)
 MAX_RECORDS, PER_RECORD = 12, 2  # records listed, units quoted from a long one (its two best fields)
 RECORD_CHARS = 320  # a record up to this long is quoted whole
+# a record's leading id ("AOSNUMBER: AOS2895. ", "id: warren-ri-2025-12. "), not shown in a listing
+CODE_FIELD = re.compile(r"(?i)(?:\w+ )?(?:id|\w*number|no|code): (?=\S*\d)[^\s.]+\. (?=\S)")
 CONTEXT = ("title", "jurisdiction", "section", "doc_id")  # what says whose a unit is, besides its text
 RECORD_KEY = re.compile(r"^[a-z][a-z_]{0,30}: (?=[A-Z])")  # a dataset's lower-case field name ("info: ")
 CLOSERS = "\"'”’)]"  # may follow a sentence's final stop
@@ -683,8 +685,12 @@ def listed(
         if len(text) <= RECORD_CHARS or not units:
             vector = units[0].vector if units else np.zeros(0, np.float32)
             score = max((u.score for u in units), default=0.0)
+            start = code.end() if (code := CODE_FIELD.match(text)) else 0  # "id: warren-ri-2025-12. "
+            shown = text[start:]
             listing.append(
-                Sentence(i, 0, len(text), text, vector, score, frozenset(content_words(text)), hits[i].dense)
+                Sentence(
+                    i, start, len(text), shown, vector, score, frozenset(content_words(shown)), hits[i].dense
+                )
             )
         else:
             listing += units

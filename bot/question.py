@@ -24,6 +24,10 @@ OPENERS = frozenset(
     "please list show give explain yes no under its he she they it his her their according after before "
     "since while also".split()
 )
+LEADING = frozenset(  # words capitalised only because they open the question ("Once an ICE agent ...")
+    "once besides back about across apart aside beyond despite regarding concerning otherwise meanwhile "
+    "now still even only ever just really supposedly apparently honestly basically actually".split()
+)  # not stripped inside a sentence, where "Back Bay" is a place
 STOPWORDS = frozenset(  # the words a question is made of, not what it is about
     "a an and are as at be been but by can could did do does for from had has have how i if in is "
     "it its me my of on or our so than that the their them then there these they this to was we "
@@ -61,6 +65,9 @@ def names_in(text: str) -> list[str]:
     found: list[str] = []
     for match in NAME.finditer(text):
         parts = match.group().split()
+        before = text[: match.start()].rstrip()
+        if parts and parts[0].lower() in LEADING and (not before or before[-1] in ".?!"):
+            parts.pop(0)
         while parts and parts[0].lower() in OPENERS:
             parts.pop(0)
         name = " ".join(parts).strip(".'’")
