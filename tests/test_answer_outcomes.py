@@ -507,6 +507,9 @@ def test_a_state_s_records_are_picked_out_by_its_postal_code_and_name_it(tmp_pat
     store = Store(Settings(data_dir=tmp_path / "data"), embeddings=embeddings)
     ingest_paths(store, [tmp_path / "deflocked.csv"])
     chain = AnswerChain(Settings(data_dir=tmp_path / "data", refusal_threshold=0.0), store)
+    # rows of bare fields are little like any question in meaning (cosine 0.31 to 0.41): on eight
+    # rows alone the fitted off-topic gate would decide this test, not the records
+    chain.grounded.models = replace(chain.grounded.models, off_topic=0.0)
     question = "Which Quillshire towns have ended or turned down Flock?"
 
     step = chain.prepare(Ask(question))
