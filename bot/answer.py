@@ -86,8 +86,9 @@ WORD = re.compile(r"[a-z0-9][a-z0-9'.-]*[a-z0-9]|[a-z0-9]", re.I)
 SUFFIX = re.compile(r"(ing|ed|es|s)$")
 TOKEN, LETTERS = re.compile(r"\w+"), re.compile(r"[A-Za-z]{2,}")
 STATE_NAMES = frozenset(name.lower() for name in STATES.values())
-NUMBERS = {  # asked kinds of answer that only a number (or a date) gives, as a refusal names them
+TYPED = {  # asked kinds of answer only a number, a date or a person's name gives, as a refusal names them
     "amount": "the amount", "duration": "the length of time", "count": "the number", "date": "the date",
+    "person": "the name of the person",
 }  # fmt: skip
 REFUSAL = (
     "The documents I have don't answer that. Try rephrasing your question, or ask the agency "
@@ -442,9 +443,10 @@ class GroundedAnswerer:
         if any(len(s.words & c.words) > DUPLICATE_OVERLAP * len(s.words) for c in chosen):
             return True
         # by meaning only across passages: sentences of one passage share its context, and so
-        # much of their (late-chunked) vectors, without repeating each other
-        others = [c.vector for c in chosen if c.hit_index != s.hit_index]
-        return bool(others) and bool((np.stack(others) @ s.vector).max() > SAME_MEANING)
+        # much of their (late-chunked) vectors, without repeating each other; a listed record
+        # whole has no vector of its own (`listed`)
+        others = [c.vector for c in chosen if c.hit_index != s.hit_index and c.vector.size]
+        return bool(others) and s.vector.size > 0 and bool((np.stack(others) @ s.vector).max() > SAME_MEANING)
 
     def select(self, question: str, ranked: list[Sentence], kinds: Sequence[str] = ()) -> list[Sentence]:
         """Best units, no near-duplicates, a few per passage, both sides if disputed. `kinds`: the
@@ -509,13 +511,13 @@ class GroundedAnswerer:
         return chosen
 
     @staticmethod
-    def _gives_number(
+    def _gives_typed(
         question: str, hits: list[Hit], unit: Sentence, asked: list[tuple[str, re.Pattern[str]]]
     ) -> bool:
-        """Whether the unit gives the number asked for (an amount, a duration, a count, a date), for
-        the year the question names, if any (its document's title and section count). A year named
-        in a question asking "when" is where to look from ("before the 2017 ordinance"), not the
-        answer's."""
+        """Whether the unit gives the number or name asked for (an amount, a duration, a count, a
+        date, a person's name), for the year the question names, if any (its document's title and
+        section count). A year named in a question asking "when" is where to look from ("before the
+        2017 ordinance"), not the answer's."""
         if not all(supplies(shape, unit.text, question) for _, shape in asked):
             return False
         if any(kind == "date" for kind, _ in asked):
@@ -625,13 +627,14 @@ class GroundedAnswerer:
         if not chosen:
             return Answer(question, REFUSAL, True, trace=trace)
         answered, missing = parts_answered(question, chosen)
-        asked = [(kind, shape) for kind, shape in asked_types(answered) if kind in NUMBERS]
-        if asked and not any(self._gives_number(answered, hits, c, asked) for c in chosen):
-            # "How much did X spend?" quoted with what X does is a guess, however close in meaning:
-            # lead with a unit that gives the number, or say the documents don't give it
-            typed = next((s for s in usable if self._gives_number(answered, hits, s, asked)), None)
+        asked = [(kind, shape) for kind, shape in asked_types(answered) if kind in TYPED]
+        if asked and not any(self._gives_typed(answered, hits, c, asked) for c in chosen):
+            # "How much did X spend?" quoted with what X does is a guess, however close in meaning
+            # (so is "Which deputy ...?" quoted without a name): lead with a unit that gives it, or
+            # say the documents don't give it
+            typed = next((s for s in usable if self._gives_typed(answered, hits, s, asked)), None)
             if typed is None:
-                text = f"The documents I have don't give {NUMBERS[asked[0][0]]} you asked about. {REFUSAL}"
+                text = f"The documents I have don't give {TYPED[asked[0][0]]} you asked about. {REFUSAL}"
                 return Answer(question, text, True, trace=trace)
             chosen = [typed, *(c for c in chosen if c != typed and not self._duplicate(c, [typed]))]
             chosen = chosen[: self.models.max_units]

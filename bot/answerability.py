@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from bot.core.text import stems
+from bot.filters import STATES
 
 MODEL_FILE = Path(__file__).with_name("answerability.json")
 UNIT_FEATURES = (  # what the ranker sees of each candidate unit (a sentence, pair, item or row)
@@ -67,6 +68,17 @@ NUMBER = (
     r"nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|hundred|"
     r"thousand|million|billion|dozens?)"
 )
+ROLE = (  # what a person asked for by name is called in a question ("Which deputy ran ...?")
+    r"(deput(y|ies)|officers?|detectives?|agents?|chiefs?|commanders?|sergeants?|lieutenants?|captains?|"
+    r"sheriffs?|mayors?|council ?(members?|man|woman|ors?)|officials?|spokes(person|man|woman)|managers?|"
+    r"directors?|supervisors?|analysts?|administrators?|commissioners?|employees?|person|people|judges?|"
+    r"senators?|lawmakers?|legislators?|governors?)\b(?!['’])"  # not "sheriff's offices"
+)
+TITLES = (  # words that make the capitalised word after them a person's name ("Captain Jacob Burke")
+    "Sheriff|Chief|Captain|Capt|Lieutenant|Lt|Sergeant|Sgt|Detective|Det|Deputy|Officer|Mayor|"
+    "Councilor|Councillor|Councilmember|Councilwoman|Councilman|Commissioner|Senator|Sen|Representative|"
+    "Rep|Governor|Gov|Judge|Dr|Mr|Mrs|Ms"
+)
 ASKED = (  # (what the question asks for, its cue in the question, what a unit that supplies it holds)
     ("amount", r"\bhow much\b(?! of\b)|\b(costs?|price[sd]?|paid|pay|paying|spend|spent|budget|fees?|fines?|"
                r"(?<!\bin )charged?|dollars)\b",  # not a share ("how much of the data") nor "in charge of"
@@ -90,6 +102,9 @@ ASKED = (  # (what the question asks for, its cue in the question, what a unit t
      r"|\b(?!(?:A?LPR|CCTV|GPS|PD|ID)s?\b)[A-Z]{2,}s?\b"  # an acronym that is not the technology's,
      r"|(?i:\b(\w+ )?(agencies|departments|authorities|officers|employees|personnel|vendors|companies|"
      r"the public|anyone|no one|nobody)\b)"),  # or a class of recipients ("other Connecticut agencies")
+    ("person", rf"\bwho (is|was|are|were) (the|its|their) (\S+ ){{0,5}}{ROLE}|\bwhich (\S+ ){{0,3}}{ROLE}|"
+               rf"\bname of (the|that|this|its) (\S+ ){{0,4}}{ROLE}|\bwho signed\b",
+     rf"\b(?:{TITLES})\.? [A-Z][\w'’-]+|\b[A-Z][a-z]+(?: [A-Z]\.)?(?: [A-Z][\w'’-]+){{1,2}}"),  # `_person`
     ("list", r"^\s*(which|what) (\w+ ){0,3}(departments|agencies|cities|towns|counties|states|companies|"
              r"vendors|places|technolog\w*)\b",
      r"(\b[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)*, ){2,}"),
@@ -100,7 +115,12 @@ GENERIC = frozenset(  # words of a name that do not make it another name ("Alber
     "the of and police department departments office sheriff sheriffs county city state university pd so s"
     "".split()
 )
-_ASKED = [(name, re.compile(cue, re.I), re.compile(shape, re.I if name not in ("name", "list") else 0))
+PLACES = frozenset(  # given names that are also places' words ("Eugene", "Virginia Beach")
+    " ".join(STATES.values()).lower().split()
+    + "beach park vista city county lake falls hills springs".split()
+)
+CASED = ("name", "list", "person")  # kinds whose shape is a capitalised name
+_ASKED = [(name, re.compile(cue, re.I), re.compile(shape, 0 if name in CASED else re.I))
           for name, cue, shape in ASKED]  # fmt: skip
 _SHAPES = {name: shape for name, _, shape in _ASKED}
 COUNT_STOPS = frozenset(  # where the counted thing's words end in "how many X does/in/of ..."
@@ -127,10 +147,36 @@ def supplies(shape: re.Pattern[str], unit: str, question: str) -> bool:
     in the question is no answer to "how many"; the agency the question names is no "who")."""
     asked = set(re.findall(r"\w+", question.lower())) | GENERIC
     counted = _counted(question) if shape is _SHAPES["count"] else None
+    person = shape is _SHAPES["person"]
     return any(
-        set(re.findall(r"\w+", m.group().lower())) - asked and (counted is None or _counts(counted, unit, m))
+        set(re.findall(r"\w+", m.group().lower())) - asked
+        and (counted is None or _counts(counted, unit, m))
+        and (not person or _person(m.group()))
         for m in shape.finditer(unit)
     )
+
+
+@cache
+def _first_names() -> frozenset[str]:
+    """Given names of the US census (the `names` package's lists), as they are capitalised."""
+    import names
+
+    return frozenset(
+        line.split()[0].capitalize()
+        for kind in ("first:male", "first:female")
+        for line in Path(names.FILES[kind]).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    )
+
+
+def _person(span: str) -> bool:
+    """A titled name ("Sheriff Eric Aden"), or a given name before a surname that is no
+    institution's or place's word ("Sarah Medary", not "Eugene Police" nor "Virginia Beach")."""
+    first, *rest = span.split()
+    if re.fullmatch(rf"(?:{TITLES})\.?", first):
+        return True
+    later = {w.lower().strip(".") for w in rest}
+    return first in _first_names() and first.lower() not in PLACES and not later & (GENERIC | PLACES)
 
 
 def _counted(question: str) -> frozenset[str] | None:

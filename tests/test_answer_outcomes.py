@@ -276,6 +276,18 @@ def test_a_follow_up_over_real_wording_finds_the_subjects_document(quillfield: A
         # blind bl-037: "how much of" asks for a share, not an amount of money
         ("how much of the plate data cali cops scoop up has anything to do with a crime", "99.9% of this "
          "surveillance data was not actively related to an investigation.", True),
+        # realdocs rb-061, residents rs-046, rn-063, rn-068: a person asked for by role was
+        # "answered" with the agency's name; a person's name is a titled or a given name
+        ("Which Okaloosa deputies ran the plate searches that had no reason listed?",
+         "The Okaloosa County Sheriff's Office ran 14 searches with no reason listed.", False),
+        ("Who is the police chief in Buena Park, California?",
+         "The Buena Park Police Department operates 13 Flock cameras.", False),
+        ("Which Virginia officer said that?", "The Virginia Beach Police Department said so.", False),
+        ("Who signed it for the city?", "03/24/2025\nSarah Medary", True),
+        ("What's the name of the Okaloosa deputy who ran it?", "Sheriff Eric Aden says it helps.", True),
+        # realdocs rb-046: an agency's "sheriff's offices" are no person
+        ("Which Idaho police or sheriff's offices share their data with Eugene?",
+         "Ada County Sheriff's Office, Boise Police Department", True),
     ],
 )  # fmt: skip
 def test_what_a_question_asks_for_is_supplied_only_beyond_its_own_words(question, unit, supplied):
@@ -318,6 +330,32 @@ def test_a_date_no_document_gives_is_refused_not_guessed(tmp_path, embeddings):
 
     assert answer.status == "refused_no_evidence", answer.text
     assert answer.text.startswith("The documents I have don't give the date you asked about.")
+
+
+def test_a_person_no_document_names_is_refused_not_guessed(tmp_path, embeddings):
+    # realdocs rb-061 "Which Okaloosa deputies ran the plate searches that had no reason listed?"
+    # was answered with the sheriff's office's sentences, which name no deputy
+    from bot.core.store import Store
+
+    (tmp_path / "marinview.md").write_text(
+        "# Marinview drones\n\nThe Marinview Police Department flies two drones from the roof of its "
+        "station on Harbor Street. A sergeant reviews every flight log each month.\n",
+        encoding="utf-8",
+    )
+    store = Store(Settings(data_dir=tmp_path / "data"), embeddings=embeddings)
+    ingest_paths(store, [tmp_path / "marinview.md"])
+    chain = AnswerChain(Settings(data_dir=tmp_path / "data", refusal_threshold=0.0), store)
+
+    answer = chain.invoke("Which Marinview sergeant reviews the drone flight logs?")
+
+    assert answer.status == "refused_no_evidence", answer.text
+    assert answer.text.startswith("The documents I have don't give the name of the person you asked about.")
+
+
+def test_a_person_a_document_names_is_quoted(quillfield: AnswerChain):
+    answer = quillfield.invoke("Who is the Quillfield police chief?")
+
+    assert answer.status == "answered" and "Dana Morrow" in answer.text, answer.text
 
 
 def test_a_year_a_when_question_names_is_where_to_look_from_not_the_answer(quillfield: AnswerChain):
@@ -431,6 +469,21 @@ def test_room_for_the_other_side_is_made_from_a_kind_already_quoted():
     chosen = answerer.select("Did Flock lie about federal contracts?", units, kinds)
 
     assert [c.hit_index for c in chosen] == [0, 3, 2]
+
+
+def test_a_record_listed_whole_is_compared_by_words_only():
+    # a listed record quoted whole has no vector of its own (`listed`): placing a unit that gives
+    # the asked name before it compared an empty vector by meaning, and the answer crashed
+    from bot.answer import GroundedAnswerer, Sentence, content_words
+    from bot.answerability import Models
+
+    text = "Marinview Police Department, Drones, DJI"
+    record = Sentence(1, 0, len(text), text, np.zeros(0, np.float32), 0.5, frozenset(content_words(text)))
+    other = "Sergeant Ada Quill reviews every flight log."
+    unit = Sentence(0, 0, len(other), other, np.ones(4, np.float32) / 2, 0.9, frozenset(content_words(other)))
+    answerer = GroundedAnswerer(None, models=Models.unfitted())
+
+    assert not answerer._duplicate(record, [unit]) and not answerer._duplicate(unit, [record])
 
 
 LONG_ROWS = """City,Agency,Summary,Technology,Link 1 Source
