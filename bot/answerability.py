@@ -68,11 +68,12 @@ NUMBER = (
     r"nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|hundred|"
     r"thousand|million|billion|dozens?)"
 )
-ROLE = (  # what a person asked for by name is called in a question ("Which deputy ran ...?")
+ROLE = (  # an official asked for by name ("Which deputy ran ...?"); not "sheriff's offices", and not
+    # a class that may ("Which officers can see it?"): a role ("the ALPR administrator") answers that
     r"(deput(y|ies)|officers?|detectives?|agents?|chiefs?|commanders?|sergeants?|lieutenants?|captains?|"
     r"sheriffs?|mayors?|council ?(members?|man|woman|ors?)|officials?|spokes(person|man|woman)|managers?|"
-    r"directors?|supervisors?|analysts?|administrators?|commissioners?|employees?|person|people|judges?|"
-    r"senators?|lawmakers?|legislators?|governors?)\b(?!['’])"  # not "sheriff's offices"
+    r"directors?|commissioners?|judges?|senators?|lawmakers?|legislators?|governors?)\b(?!['’])"
+    r"(?! (can|may|are|is|have|has|get|gets|must|should|could|would|will|do|does)\b)"
 )
 TITLES = (  # words that make the capitalised word after them a person's name ("Captain Jacob Burke")
     "Sheriff|Chief|Captain|Capt|Lieutenant|Lt|Sergeant|Sgt|Detective|Det|Deputy|Officer|Mayor|"

@@ -288,6 +288,9 @@ def test_a_follow_up_over_real_wording_finds_the_subjects_document(quillfield: A
         # realdocs rb-046: an agency's "sheriff's offices" are no person
         ("Which Idaho police or sheriff's offices share their data with Eugene?",
          "Ada County Sheriff's Office, Boise Police Department", True),
+        # who may is answered by a role, not a name
+        ("Which officers can search the plate data?", "Only trained officers with a need to know.", True),
+        ("Who is the ALPR administrator?", "The Investigations Division Commander runs it.", True),
     ],
 )  # fmt: skip
 def test_what_a_question_asks_for_is_supplied_only_beyond_its_own_words(question, unit, supplied):
@@ -312,44 +315,35 @@ def test_a_number_no_document_gives_is_refused_not_guessed(quillfield: AnswerCha
     assert answer.text.startswith(f"The documents I have don't give {said} you asked about.")
 
 
-def test_a_date_no_document_gives_is_refused_not_guessed(tmp_path, embeddings):
-    # residents2 rn-080: "When was the plate reader at Hudson Road and Radio Drive in Woodbury
-    # installed?" was answered with the BCA record of Woodbury's reader locations, which has no date
+MARINVIEW = (  # one document that gives no date and names no person
+    "# Marinview drones\n\nThe Marinview Police Department flies two drones from the roof of its "
+    "station on Harbor Street. Drone video is kept for 30 days unless it is evidence. A sergeant "
+    "reviews every flight log each month.\n"
+)
+
+
+@pytest.mark.parametrize(
+    "question, said",
+    [  # residents2 rn-080: "When was the plate reader at Hudson Road and Radio Drive in Woodbury
+        # installed?" was answered with the BCA record of Woodbury's reader locations, which has no date
+        ("When did the Marinview police start flying drones from Harbor Street?", "the date"),
+        # realdocs rb-061 "Which Okaloosa deputies ran the plate searches that had no reason
+        # listed?" was answered with the sheriff's office's sentences, which name no deputy
+        ("Which Marinview sergeant reviews the drone flight logs?", "the name of the person"),
+    ],
+)
+def test_a_date_or_a_person_no_document_gives_is_refused_not_guessed(tmp_path, embeddings, question, said):
     from bot.core.store import Store
 
-    (tmp_path / "marinview.md").write_text(
-        "# Marinview drones\n\nThe Marinview Police Department flies two drones from the roof of its "
-        "station on Harbor Street. Drone video is kept for 30 days unless it is evidence.\n",
-        encoding="utf-8",
-    )
+    (tmp_path / "marinview.md").write_text(MARINVIEW, encoding="utf-8")
     store = Store(Settings(data_dir=tmp_path / "data"), embeddings=embeddings)
     ingest_paths(store, [tmp_path / "marinview.md"])
     chain = AnswerChain(Settings(data_dir=tmp_path / "data", refusal_threshold=0.0), store)
 
-    answer = chain.invoke("When did the Marinview police start flying drones from Harbor Street?")
+    answer = chain.invoke(question)
 
     assert answer.status == "refused_no_evidence", answer.text
-    assert answer.text.startswith("The documents I have don't give the date you asked about.")
-
-
-def test_a_person_no_document_names_is_refused_not_guessed(tmp_path, embeddings):
-    # realdocs rb-061 "Which Okaloosa deputies ran the plate searches that had no reason listed?"
-    # was answered with the sheriff's office's sentences, which name no deputy
-    from bot.core.store import Store
-
-    (tmp_path / "marinview.md").write_text(
-        "# Marinview drones\n\nThe Marinview Police Department flies two drones from the roof of its "
-        "station on Harbor Street. A sergeant reviews every flight log each month.\n",
-        encoding="utf-8",
-    )
-    store = Store(Settings(data_dir=tmp_path / "data"), embeddings=embeddings)
-    ingest_paths(store, [tmp_path / "marinview.md"])
-    chain = AnswerChain(Settings(data_dir=tmp_path / "data", refusal_threshold=0.0), store)
-
-    answer = chain.invoke("Which Marinview sergeant reviews the drone flight logs?")
-
-    assert answer.status == "refused_no_evidence", answer.text
-    assert answer.text.startswith("The documents I have don't give the name of the person you asked about.")
+    assert answer.text.startswith(f"The documents I have don't give {said} you asked about.")
 
 
 def test_a_person_a_document_names_is_quoted(quillfield: AnswerChain):
