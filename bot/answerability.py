@@ -103,8 +103,9 @@ ASKED = (  # (what the question asks for, its cue in the question, what a unit t
      r"|\b(?!(?:A?LPR|CCTV|GPS|PD|ID)s?\b)[A-Z]{2,}s?\b"  # an acronym that is not the technology's,
      r"|(?i:\b(\w+ )?(agencies|departments|authorities|officers|employees|personnel|vendors|companies|"
      r"the public|anyone|no one|nobody)\b)"),  # or a class of recipients ("other Connecticut agencies")
-    ("person", rf"\bwho (is|was|are|were) (the|its|their) (\S+ ){{0,5}}{ROLE}|\bwhich (\S+ ){{0,3}}{ROLE}|"
-               rf"\bname of (the|that|this|its) (\S+ ){{0,4}}{ROLE}|\bwho signed\b",
+    ("person", rf"\bwho(['’]?s| is| was| are| were) (the|its|their|\S+['’]s) (\S+ ){{0,6}}{ROLE}|"
+               rf"\bwhich (\S+ ){{0,3}}{ROLE}|\bname of (the|that|this|its) (\S+ ){{0,4}}({ROLE}|guy|man|"
+               rf"woman|lady)\b|\bwho signed\b",
      rf"\b(?:{TITLES})\.? [A-Z][\w'’-]+|\b[A-Z][a-z]+(?: [A-Z]\.)?(?: [A-Z][\w'’-]+){{1,2}}"),  # `_person`
     ("list", r"^\s*(which|what) (\w+ ){0,3}(departments|agencies|cities|towns|counties|states|companies|"
              r"vendors|places|technolog\w*)\b",

@@ -288,6 +288,11 @@ def test_a_follow_up_over_real_wording_finds_the_subjects_document(quillfield: A
         # realdocs rb-046: an agency's "sheriff's offices" are no person
         ("Which Idaho police or sheriff's offices share their data with Eugene?",
          "Ada County Sheriff's Office, Boise Police Department", True),
+        # people pp-021, pp-024, pp-031: a contraction or a town's possessive asks for a person too
+        ("Who's the Marinview police chief?", "The Marinview Harbor Patrol flies two drones.", False),
+        ("Who is Marinview's police chief?", "The Marinview Harbor Patrol flies two drones.", False),
+        ("whats the name of the guy who ran it", "The Marinview Harbor Patrol ran it.", False),
+        ("whats the name of the guy who ran it", "Detective Ada Quill ran it.", True),
         # who may is answered by a role, not a name
         ("Which officers can search the plate data?", "Only trained officers with a need to know.", True),
         ("Who is the ALPR administrator?", "The Investigations Division Commander runs it.", True),

@@ -5,10 +5,10 @@ The models in `bot/answerability.json` are fitted on the `tune` half only; the `
 to floors here, and so is all of `tests/eval/blind.jsonl` (80 questions a helper wrote from the
 documents alone, without seeing the bot or the other set; nothing is fitted on it) and the `check`
 halves of `tests/eval/residents.jsonl` and `residents2.jsonl` (100 and 120 more, written the same
-way on 2026-12-04) and all of `tests/eval/people.jsonl` (32 that ask for a person by name), so a
-change that helps the tuned half at the other's expense fails. The floors are what the held-out
-halves measured when they were set (the issue's targets are higher: see the README "How well it
-answers"), less a small margin for the embedding backend's rounding.
+way on 2026-12-04) and all of `tests/eval/people.jsonl` and `people2.jsonl` (32 each that ask for
+a person by name), so a change that helps the tuned half at the other's expense fails. The floors
+are what the held-out halves measured when they were set (the issue's targets are higher: see the
+README "How well it answers"), less a small margin for the embedding backend's rounding.
 """
 
 from __future__ import annotations
@@ -62,11 +62,19 @@ RESIDENTS2_FLOORS = {  # its check half (70); measured when set: 0.964, 0.565, 0
     "citation_validity": 1.0,
 }  # both sides: 2 of its 4 held-out disagreements when set, too few for a floor
 PEOPLE = TESTS / "eval" / "people.jsonl"  # 32 asking for a person by name (2026-12-04), written blind
-PEOPLE_FLOORS = {  # all of it, never fitted on; measured when set: 1.0, 0.5625, 0.50, 0.875, 1.0
+PEOPLE_FLOORS = {  # all of it, never fitted on; measured when set: 1.0, 0.625, 0.6875, 0.875, 1.0
     "hit@5": 0.94,
-    "fact_recall": 0.50,
-    "refused_when_should": 0.40,
+    "fact_recall": 0.56,
+    "refused_when_should": 0.60,
     "answered_when_should": 0.81,
+    "citation_validity": 1.0,
+}
+PEOPLE2 = TESTS / "eval" / "people2.jsonl"  # 32 more, written blind after the person rule was
+PEOPLE2_FLOORS = {  # all of it; measured when set: 1.0, 0.4375, 0.50, 0.75, 1.0
+    "hit@5": 0.94,
+    "fact_recall": 0.38,
+    "refused_when_should": 0.40,
+    "answered_when_should": 0.69,
     "citation_validity": 1.0,
 }
 
@@ -98,7 +106,9 @@ def test_the_held_out_half_holds_its_floors(result: dict):
     assert not failing, json.dumps({"check": check, "tune": result["by_split"]["tune"]})
 
 
-@pytest.mark.parametrize(("questions", "floors"), [(BLIND, BLIND_FLOORS), (PEOPLE, PEOPLE_FLOORS)])
+@pytest.mark.parametrize(
+    ("questions", "floors"), [(BLIND, BLIND_FLOORS), (PEOPLE, PEOPLE_FLOORS), (PEOPLE2, PEOPLE2_FLOORS)]
+)
 def test_the_blind_sets_hold_their_floors_on_all_of_them(real_store, questions: Path, floors: dict):
     store, _ = real_store
     chain = AnswerChain(Settings(data_dir=store.settings.data_dir, llm=""), store)
