@@ -172,13 +172,19 @@ def _first_names() -> frozenset[str]:
 
 
 def _person(span: str) -> bool:
-    """A titled name ("Sheriff Eric Aden"), or a given name before a surname that is no
-    institution's or place's word ("Sarah Medary", not "Eugene Police" nor "Virginia Beach")."""
-    first, *rest = span.split()
-    if re.fullmatch(rf"(?:{TITLES})\.?", first):
+    """A titled name, wherever the title stands in the run ("Oakland Mayor Libby Schaaf"), or a
+    run that opens with a given name before a surname that is no institution's, place's or
+    acronym's word ("Sarah Medary", not "Eugene Police", "Virginia Beach" nor "Glen Cove NY")."""
+    first, *rest = found = span.split()
+    if any(re.fullmatch(rf"(?:{TITLES})\.?", word) for word in found[:-1]):
         return True
     later = {w.lower().strip(".") for w in rest}
-    return first in _first_names() and first.lower() not in PLACES and not later & (GENERIC | PLACES)
+    return (
+        first in _first_names()
+        and first.lower() not in PLACES
+        and not later & (GENERIC | PLACES)
+        and not any(w.isupper() for w in rest)
+    )
 
 
 def _counted(question: str) -> frozenset[str] | None:

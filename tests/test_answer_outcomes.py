@@ -293,6 +293,9 @@ def test_a_follow_up_over_real_wording_finds_the_subjects_document(quillfield: A
         ("Who is Marinview's police chief?", "The Marinview Harbor Patrol flies two drones.", False),
         ("whats the name of the guy who ran it", "The Marinview Harbor Patrol ran it.", False),
         ("whats the name of the guy who ran it", "Detective Ada Quill ran it.", True),
+        # people2 pq-003: a title inside a longer capitalised run; an agency list's "Glen Cove NY PD"
+        ("which oakland mayor warned residents?", "Oakland Mayor Libby Schaaf warned residents.", True),
+        ("Who is the Okaloosa County sheriff?", "Glen Cove NY PD\nPurcell OK PD", False),
         # who may is answered by a role, not a name
         ("Which officers can search the plate data?", "Only trained officers with a need to know.", True),
         ("Who is the ALPR administrator?", "The Investigations Division Commander runs it.", True),

@@ -70,11 +70,11 @@ PEOPLE_FLOORS = {  # all of it, never fitted on; measured when set: 1.0, 0.625, 
     "citation_validity": 1.0,
 }
 PEOPLE2 = TESTS / "eval" / "people2.jsonl"  # 32 more, written blind after the person rule was
-PEOPLE2_FLOORS = {  # all of it; measured when set: 1.0, 0.4375, 0.50, 0.75, 1.0
+PEOPLE2_FLOORS = {  # all of it; measured when set: 1.0, 0.50, 0.50, 0.8125, 1.0
     "hit@5": 0.94,
-    "fact_recall": 0.38,
+    "fact_recall": 0.44,
     "refused_when_should": 0.40,
-    "answered_when_should": 0.69,
+    "answered_when_should": 0.75,
     "citation_validity": 1.0,
 }
 
