@@ -117,7 +117,8 @@ GENERIC = frozenset(  # words of a name that do not make it another name ("Alber
     "the of and police department departments office sheriff sheriffs county city state university pd so s"
     "".split()
 )
-PLACES = frozenset(  # given names that are also places' words ("Eugene", "Virginia Beach")
+TITLE = re.compile(rf"(?:{TITLES})\.?")
+PLACES = frozenset(  # words of places, which a given name may be or stand before ("Virginia", "Buena Park")
     " ".join(STATES.values()).lower().split()
     + "beach park vista city county lake falls hills springs".split()
 )
@@ -176,7 +177,7 @@ def _person(span: str) -> bool:
     run that opens with a given name before a surname that is no institution's, place's or
     acronym's word ("Sarah Medary", not "Eugene Police", "Virginia Beach" nor "Glen Cove NY")."""
     first, *rest = found = span.split()
-    if any(re.fullmatch(rf"(?:{TITLES})\.?", word) for word in found[:-1]):
+    if any(TITLE.fullmatch(word) for word in found[:-1]):
         return True
     later = {w.lower().strip(".") for w in rest}
     return (
