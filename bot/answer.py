@@ -88,7 +88,7 @@ TOKEN, LETTERS = re.compile(r"\w+"), re.compile(r"[A-Za-z]{2,}")
 STATE_NAMES = frozenset(name.lower() for name in STATES.values())
 TYPED = {  # asked kinds of answer only a number, a date or a person's name gives, as a refusal names them
     "amount": "the amount", "duration": "the length of time", "count": "the number", "date": "the date",
-    "person": "the name of the person",
+    "person": "the name of the person", "company": "the company", "outcome": "the outcome",
 }  # fmt: skip
 REFUSAL = (
     "The documents I have don't answer that. Try rephrasing your question, or ask the agency "
@@ -518,7 +518,8 @@ class GroundedAnswerer:
         date, a person's name), for the year the question names, if any (its document's title and
         section count). A year named in a question asking "when" is where to look from ("before the
         2017 ordinance"), not the answer's."""
-        if not all(supplies(shape, unit.text, question) for _, shape in asked):
+        said = said_by(question, hits, unit)
+        if not all(supplies(shape, said, question) for _, shape in asked):
             return False
         if any(kind == "date" for kind, _ in asked):
             return True
@@ -549,6 +550,7 @@ class GroundedAnswerer:
         context = said_with_context(hits, chosen)
         context_words = set(words(context))
         asked = asked_types(question)
+        says = [said_by(question, hits, c) for c in chosen]
         attribute = q_words - name_words
         years = set(YEAR.findall(question))
 
@@ -557,7 +559,7 @@ class GroundedAnswerer:
             asked attribute's words: an answer rather than a related sentence."""
             where = set(words(said_with_context(hits, [c])))
             named = sum(named_share(n, where) for n in names) / len(names) if names else 1.0
-            typed = float(all(supplies(t, c.text, question) for _, t in asked))
+            typed = float(all(supplies(t, said_by(question, hits, c), question) for _, t in asked))
             total = sum(idf[w] for w in attribute)
             own = {_stem(w) for w in c.words}
             attributed = sum(idf[w] for w in attribute & own) / total if total and with_words else 1.0
@@ -572,9 +574,7 @@ class GroundedAnswerer:
             "coverage": covered(q_words),
             "rare_coverage": covered(rare),
             "attribute_coverage": covered(q_words - name_words),
-            "type_missing": float(
-                any(not any(supplies(t, c.text, question) for c in chosen) for _, t in asked)
-            ),
+            "type_missing": float(any(not any(supplies(t, s, question) for s in says) for _, t in asked)),
             "names_missing": 1 - sum(named_share(n, context_words) for n in names) / len(names)
             if names
             else 0.0,
@@ -646,6 +646,7 @@ class GroundedAnswerer:
                        "probability": round(probability, 4), "cutoff": cutoff},)  # fmt: skip
         if probability < cutoff:
             return Answer(question, REFUSAL, True, trace=trace)
+        rows |= {c.hit_index for c in chosen if hits[c.hit_index].chunk.metadata.get("doc_type") == "dataset"}
         answer = compose(question, hits, with_asked_fields(question, hits, chosen, rows), trace)
         if not missing:
             return answer
@@ -712,7 +713,6 @@ def with_asked_fields(
     """A listing as it is shown: after the units of a long record, its fields whose label the
     question names ("Technology: Drones." for "what technologies ..."), the row's answer that
     its best units (a summary) may not give. Shown only: whether to answer is judged on the units."""
-    asked = asked_fields(question)
     shown: list[Sentence] = []
     for n, unit in enumerate(listing):
         shown.append(unit)
@@ -720,16 +720,34 @@ def with_asked_fields(
         if i not in rows or (n + 1 < len(listing) and listing[n + 1].hit_index == i):
             continue  # not a record, or its last unit is yet to come
         hit = hits[i]
-        spans, vectors = hit.sentences or (answer_units(hit.chunk.text), None)
-        for j, (start, end) in enumerate(spans):
+        vectors = hit.sentences[1] if hit.sentences else None
+        for j, (start, end) in _fields_asked(question, hit):
             text = hit.chunk.text[start:end]
-            if _bare_field(text) and asked & set(stems([text.partition(": ")[0]])[0]):
-                vector = vectors[j] if vectors is not None else np.zeros(0, np.float32)
-                if not any(u.hit_index == i and u.start <= start and end <= u.end for u in listing):
-                    shown.append(
-                        Sentence(i, start, end, text, vector, 0.0, frozenset(content_words(text)), hit.dense)
-                    )
+            vector = vectors[j] if vectors is not None else np.zeros(0, np.float32)
+            if not any(u.hit_index == i and u.start <= start and end <= u.end for u in [*listing, *shown]):
+                words_of = frozenset(content_words(text))
+                shown.append(Sentence(i, start, end, text, vector, 0.0, words_of, hit.dense))
     return shown
+
+
+def said_by(question: str, hits: list[Hit], unit: Sentence) -> str:
+    """What a unit says: a record's unit also says what its fields the question names say
+    ("Who makes ...?" is answered by a row's summary with its "Vendor: PIPS")."""
+    hit = hits[unit.hit_index]
+    return " ".join([unit.text, *(hit.chunk.text[a:b] for _, (a, b) in _fields_asked(question, hit))])
+
+
+def _fields_asked(question: str, hit: Hit) -> list[tuple[int, tuple[int, int]]]:
+    """A record's fields whose label the question names, as (unit index, span); none for prose."""
+    if hit.chunk.metadata.get("doc_type") != "dataset":
+        return []
+    asked = asked_fields(question)
+    spans = hit.sentences[0] if hit.sentences else answer_units(hit.chunk.text)
+    return [
+        (j, (start, end))
+        for j, (start, end) in enumerate(spans)
+        if _bare_field(text := hit.chunk.text[start:end]) and asked & set(stems([text.partition(": ")[0]])[0])
+    ]
 
 
 def contested(question: str, ranked: Sequence[Sentence]) -> bool:

@@ -26,6 +26,7 @@ import numpy as np
 
 from bot.core.text import stems
 from bot.filters import STATES
+from bot.question import MAKER
 
 MODEL_FILE = Path(__file__).with_name("answerability.json")
 UNIT_FEATURES = (  # what the ranker sees of each candidate unit (a sentence, pair, item or row)
@@ -72,21 +73,49 @@ ROLE = (  # an official asked for by name ("Which deputy ran ...?"); not "sherif
     # a class that may ("Which officers can see it?"): a role ("the ALPR administrator") answers that
     r"(deput(y|ies)|officers?|detectives?|agents?|chiefs?|commanders?|sergeants?|lieutenants?|captains?|"
     r"sheriffs?|mayors?|council ?(members?|man|woman|ors?)|officials?|spokes(person|man|woman)|managers?|"
-    r"directors?|commissioners?|judges?|senators?|lawmakers?|legislators?|governors?)\b(?!['’])"
+    r"directors?|commissioners?|judges?|senators?|lawmakers?|legislators?|governors?|ceos?|presidents?|"
+    r"founders?|chair(man|woman|person)?s?|reporters?|solicitors?|attorneys?)\b(?!['’])"
     r"(?! (can|may|are|is|have|has|get|gets|must|should|could|would|will|do|does)\b)"
 )
+_ROLE = re.compile(ROLE, re.I)
+JOINED = ("council", "spokes", "chair")  # "councilman", "spokeswoman": any one names the role
+ABBREVIATED = {  # how a unit may write a role the question names
+    "captain": "capt|captain", "lieutenant": "lt|lieutenant", "sergeant": "sgt|sergeant",
+    "detective": "det|detective", "senator": "sen|senator", "governor": "gov|governor",
+}  # fmt: skip
 TITLES = (  # words that make the capitalised word after them a person's name ("Captain Jacob Burke")
     "Sheriff|Chief|Captain|Capt|Lieutenant|Lt|Sergeant|Sgt|Detective|Det|Deputy|Officer|Mayor|"
     "Councilor|Councillor|Councilmember|Councilwoman|Councilman|Commissioner|Senator|Sen|Representative|"
     "Rep|Governor|Gov|Judge|Dr|Mr|Mrs|Ms"
 )
+VENDORS = (  # companies known in this field by one name, which no corporate suffix marks ("Flock")
+    "Flock|Vigilant|Motorola|ELSAG|Leonardo|Axon|Genetec|Rekor|PIPS|Neology|Perceptics|Kapsch|Thomson "
+    "Reuters|LexisNexis|Clearview|Palantir|Skydio|DJI|Brinc|ShotSpotter|SoundThinking|Cellebrite|Fusus|"
+    "Ring|Amazon|Microsoft|IBM|NEC|Idemia|Cognitec|Verint|Avigilon|Hikvision|Dahua|Mark43|Tyler|Ubicquia"
+)
+CORPORATE = r"Inc|LLC|Corp|Corporation|Company|Ltd|Solutions|Technologies|Labs"  # not "Public Safety"
+DECIDE = (  # what a question asks the outcome of ("Did the council pass it?", "Did a court force ...?")
+    r"(pass\w*|approv\w*|adopt\w*|enact\w*|sign\w*|vot\w*|rul\w*|forc\w*|order\w*|overturn\w*|"
+    r"strike|struck|w[io]n|los[et]|renew\w*|cancel\w*|terminat\w*|go through|become law|settle\w*|"
+    r"dismiss\w*|reject\w*|veto\w*|disciplin\w*|fired|punish\w*|charged)\b"
+)
+DECIDED = (  # the words of an outcome that a unit states
+    r"(passed|approved|adopted|enacted|signed|voted|ruled|ordered|overturned|struck down|upheld|rejected|"
+    r"defeated|failed|vetoed|won|lost|renewed|cancell?ed|terminated|ended|became law|took effect|settled|"
+    r"dismissed|granted|denied|disciplined|fired|suspended|resigned|charged|convicted|sentenced|"
+    r"settlement|verdict)\b"
+)
+OUTCOME_WORDS = frozenset(  # the asking of an outcome question, and words every passage here has
+    stems(["pass approve adopt enact sign vote rule force order end happen turn outcome result go ever "
+           "actually finally police department city county state"])[0]
+)  # fmt: skip
 ASKED = (  # (what the question asks for, its cue in the question, what a unit that supplies it holds)
     ("amount", r"\bhow much\b(?! of\b)|\b(costs?|price[sd]?|paid|pay|paying|spend|spent|budget|fees?|fines?|"
                r"(?<!\bin )charged?|dollars)\b",  # not a share ("how much of the data") nor "in charge of"
      rf"\$\s?\d|\b{NUMBER}\s?(dollars|million|thousand)\b|\bfree of charge\b|\bno cost\b"),
-    ("duration", r"\bhow long\b|\bretention\b|\bretain\w*|"
-                 r"\b(keep\w*|kept|hold\w* on\w*|held|hang\w* on\w*)\b.*\b(data|reads?|"
-                 r"images?|scans?|records?|footage|information|photos?|pics?)\b|\bdelete\w*|\bpurge\w*",
+    ("duration", r"\bhow long\b(?! (have|has|had) (\w+ ){0,4}(used|had|been|run)\b)|"  # not "since when"
+                 r"\bretention\b|\bretain\w*|\b(keep\w*|kept|hold\w* on\w*|held|hang\w* on\w*)\b.*\b(data|"
+                 r"reads?|images?|scans?|records?|footage|information|photos?|pics?)\b|\bdelete\w*|\bpurge\w*",
      rf"\b{NUMBER}[- ]?(\(\d+\)[- ])?(days?|weeks?|months?|years?|hours?|minutes?)\b|\bindefinite\w*|"
      r"\bpermanent\w*|\bforever\b"),
     ("count", r"\bhow many\b|\bnumber of\b|\bcount of\b",  # a number that counts something, not a year or a §
@@ -94,11 +123,11 @@ ASKED = (  # (what the question asks for, its cue in the question, what a unit t
      r"\b(?!(?:19|20)\d\d\b)\d[\d,]*(?![.\d]*\d)"
      r"(\s+[\w-]+){1,4}|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens|hundreds|"
      r"thousands|millions)\s+(of\s+)?[a-z]|\n\s*\d[\d,]*\s*$"),  # or the value under a label
-    ("date", r"^\s*(and\s+)?when\b|\bwhat (year|date|month|day)\b|\bsince when\b|\bhow recently\b",
+    ("date", r"^\s*(and\s+)?when\b|\bwhat (year|date|month|day)\b|\bsince when\b|\bhow recently\b|"
+             r"\bhow long (have|has|had) (\w+ ){0,4}(used|had|been|run)\b",  # "since 2009" answers it
      r"\b(19|20)\d\d\b|\b(January|February|March|April|May|June|July|August|September|October|November|"
      r"December)\b"),
-    ("name", r"^\s*(and\s+)?who\b|\bwhich (company|vendor|firm|official|person|agency)\b|\bwhat company\b|"
-             r"\bwho (is|was|are|were)\b",
+    ("name", r"^\s*(and\s+)?who\b|\bwhich (official|person|agency)\b|\bwho (is|was|are|were)\b",
      r"\b[A-Z][\w.'’-]+(?: (?:of |the |and |& )?[A-Z][\w.'’-]+)+"  # a name,
      r"|\b(?!(?:A?LPR|CCTV|GPS|PD|ID)s?\b)[A-Z]{2,}s?\b"  # an acronym that is not the technology's,
      r"|(?i:\b(\w+ )?(agencies|departments|authorities|officers|employees|personnel|vendors|companies|"
@@ -107,6 +136,11 @@ ASKED = (  # (what the question asks for, its cue in the question, what a unit t
                rf"\bwhich (\S+ ){{0,3}}{ROLE}|\bname of (the|that|this|its) (\S+ ){{0,4}}({ROLE}|guy|man|"
                rf"woman|lady)\b|\bwho signed\b",
      rf"\b(?:{TITLES})\.? [A-Z][\w'’-]+|\b[A-Z][a-z]+(?: [A-Z]\.)?(?: [A-Z][\w'’-]+){{1,2}}"),  # `_person`
+    ("company", MAKER,
+     rf"\b(?:{VENDORS})\b|\b[A-Z][\w&.-]*(?: [A-Z][\w&.-]*)*,? (?:{CORPORATE})\b"),
+    ("outcome", rf"^\s*(and\s+)?(did|has|have|was|were)\b.*\b{DECIDE}|\bwhat (ever )?happened (to|with)\b|"
+                r"\b(outcome|result) of\b|\bhow did .* (turn|end|go)\b|\bend(ed)? up\b",
+     rf"\b{DECIDED}"),
     ("list", r"^\s*(which|what) (\w+ ){0,3}(departments|agencies|cities|towns|counties|states|companies|"
              r"vendors|places|technolog\w*)\b",
      r"(\b[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)*, ){2,}"),
@@ -122,7 +156,7 @@ PLACES = frozenset(  # words of places, which a given name may be or stand befor
     " ".join(STATES.values()).lower().split()
     + "beach park vista city county lake falls hills springs".split()
 )
-CASED = ("name", "list", "person")  # kinds whose shape is a capitalised name
+CASED = ("name", "list", "person", "company")  # kinds whose shape is a capitalised name
 _ASKED = [(name, re.compile(cue, re.I), re.compile(shape, 0 if name in CASED else re.I))
           for name, cue, shape in ASKED]  # fmt: skip
 _SHAPES = {name: shape for name, _, shape in _ASKED}
@@ -141,8 +175,11 @@ SAME_COUNT = tuple(  # stems of words that count the same things ("thousands of 
 
 
 def asked_types(question: str) -> list[tuple[str, re.Pattern[str]]]:
-    """What the question asks for: (kind, the pattern of a unit that supplies it)."""
-    return [(name, shape) for name, cue, shape in _ASKED if cue.search(question)]
+    """What the question asks for: (kind, the pattern of a unit that supplies it). An outcome is
+    asked only where nothing more exact is ("How many did they end up reporting?" asks a count)."""
+    found = [(name, shape) for name, cue, shape in _ASKED if cue.search(question)]
+    exact = {name for name, _ in found} & {"amount", "duration", "count", "date", "person", "company"}
+    return [(name, shape) for name, shape in found if not (name == "outcome" and exact)]
 
 
 def supplies(shape: re.Pattern[str], unit: str, question: str) -> bool:
@@ -150,13 +187,33 @@ def supplies(shape: re.Pattern[str], unit: str, question: str) -> bool:
     in the question is no answer to "how many"; the agency the question names is no "who")."""
     asked = set(re.findall(r"\w+", question.lower())) | GENERIC
     counted = _counted(question) if shape is _SHAPES["count"] else None
+    if shape is _SHAPES["outcome"] and not _outcome_of(question, unit):
+        return False
     person = shape is _SHAPES["person"]
+    if person and not all(re.search(rf"\b({role})", unit, re.I) for role in _roles(question)):
+        return False
     return any(
         set(re.findall(r"\w+", m.group().lower())) - asked
         and (counted is None or _counts(counted, unit, m))
         and (not person or _person(m.group()))
         for m in shape.finditer(unit)
     )
+
+
+def _outcome_of(question: str, unit: str) -> bool:
+    """Whether a unit is about the thing whose outcome is asked: it shares a word of the question
+    that is neither a name (the place's other news) nor the asking ("did ... pass")."""
+    named = set(stems([" ".join(re.findall(r"\b[A-Z][\w'’]*", question))])[0])
+    about = set(stems([question])[0]) - named - OUTCOME_WORDS
+    return bool(about & set(stems([unit])[0]))
+
+
+def _roles(question: str) -> list[str]:
+    """The roles a question names, as a unit would write them: "Who is Eugene's police chief?" is
+    not answered by a unit naming the mayor or a captain. A class ("which officers") names none."""
+    words = [m.group(1).lower() for m in _ROLE.finditer(question)]
+    roots = [next((r for r in JOINED if w.startswith(r)), re.sub(r"(ies|y|s)$", "", w)) for w in words]
+    return [ABBREVIATED.get(root, root) for root in roots if root not in ("officer", "official", "agent")]
 
 
 @cache

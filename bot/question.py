@@ -42,6 +42,12 @@ REFERS_BACK = re.compile(
 )
 WHERE = re.compile(r"^\s*(and\s+)?where\b", re.I)
 WHERE_FIELDS = frozenset(stems(["location address"])[0])  # what a record says where with
+MAKER = (  # a question asking which company makes, sells or runs a thing ("Who makes their cameras?")
+    r"\b(which|what) (\S+ ){0,2}(compan(y|ies)|vendors?|firms?|brands?|manufacturers?|suppliers?|providers?|"
+    r"contractors?)\b|\bwho (makes?|made|sells?|sold|suppl(y|ies|ied)|provided?s?|manufactur\w*|builds?|"
+    r"built|hosts?|hosted)\b|\bmade by\b"
+)
+MAKER_FIELDS = frozenset(stems(["vendor manufacturer company"])[0])  # what a record names it with
 FIELD_LABEL = re.compile(r"(?:^|\. )([^.:\n]{1,40}): ")  # a record's "Label: value" (`row_passage`)
 LEANS_ON = re.compile(r"^\s*(and|but|so|also|ok(ay)?|then|what else|anything else)\b", re.I)
 SYSTEMS = re.compile(  # what a conversation can be about besides a place: the system or the record
@@ -140,9 +146,11 @@ def _resolve(question: str, previous: str, answer: str = "") -> str:
 
 def asked_fields(question: str) -> frozenset[str]:
     """The stems of the record fields a question asks for: its own words ("what technologies"
-    names "Technology"), and for "Where ...?" a location's ("locations", "address")."""
+    names "Technology"), for "Where ...?" a location's ("locations", "address"), and for "Which
+    company ...?" a vendor's."""
     own = frozenset(stems([question])[0])
-    return own | WHERE_FIELDS if WHERE.match(question) else own
+    own |= WHERE_FIELDS if WHERE.match(question) else frozenset()
+    return own | MAKER_FIELDS if re.search(MAKER, question, re.I) else own
 
 
 def names_a_field(question: str, record: str) -> bool:
