@@ -97,11 +97,13 @@ CORPORATE = r"Inc|LLC|Corp|Corporation|Company|Ltd|Solutions|Technologies|Labs" 
 DECIDE = (  # what a question asks the outcome of ("Did the council pass it?", "Did a court force ...?")
     r"(pass\w*|approv\w*|adopt\w*|enact\w*|sign\w*|vot\w*|rul\w*|forc\w*|order\w*|overturn\w*|"
     r"strike|struck|w[io]n|los[et]|renew\w*|cancel\w*|terminat\w*|go through|become law|settle\w*|"
-    r"dismiss\w*|reject\w*|veto\w*|disciplin\w*|fired|punish\w*|charged)\b"
+    r"dismiss\w*|reject\w*|veto\w*|disciplin\w*|fired|punish\w*|charged|put in place|implement\w*|"
+    r"(go|went|gone) into effect|take effect|took effect)\b"
 )
 DECIDED = (  # the words of an outcome that a unit states
     r"(passed|approved|adopted|enacted|signed|voted|ruled|ordered|overturned|struck down|upheld|rejected|"
     r"defeated|failed|vetoed|won|lost|renewed|cancell?ed|terminated|ended|became law|took effect|settled|"
+    r"implemented|went into effect|"
     r"dismissed|granted|denied|disciplined|fired|suspended|resigned|charged|convicted|sentenced|"
     r"settlement|verdict)\b"
 )
@@ -132,8 +134,9 @@ ASKED = (  # (what the question asks for, its cue in the question, what a unit t
      r"|\b(?!(?:A?LPR|CCTV|GPS|PD|ID)s?\b)[A-Z]{2,}s?\b"  # an acronym that is not the technology's,
      r"|(?i:\b(\w+ )?(agencies|departments|authorities|officers|employees|personnel|vendors|companies|"
      r"the public|anyone|no one|nobody)\b)"),  # or a class of recipients ("other Connecticut agencies")
-    ("person", rf"\bwho(['’]?s| is| was| are| were) (the|its|their|\S+['’]s) (\S+ ){{0,6}}{ROLE}|"
-               rf"\bwhich (\S+ ){{0,3}}{ROLE}|\bname of (the|that|this|its) (\S+ ){{0,4}}({ROLE}|guy|man|"
+    ("person", rf"\bwho(['’]?s| is| was| are| were) (the|its|their|(\S+ ){{0,2}}\S+['’]s) "
+               rf"(\S+ ){{0,6}}?{ROLE}|"
+               rf"\bwhich (\S+ ){{0,3}}?{ROLE}|\bname of (the|that|this|its) (\S+ ){{0,4}}?({ROLE}|guy|man|"
                rf"woman|lady)\b|\bwho signed\b",
      rf"\b(?:{TITLES})\.? [A-Z][\w'’-]+|\b[A-Z][a-z]+(?: [A-Z]\.)?(?: [A-Z][\w'’-]+){{1,2}}"),  # `_person`
     ("company", MAKER,
@@ -190,7 +193,10 @@ def supplies(shape: re.Pattern[str], unit: str, question: str) -> bool:
     if shape is _SHAPES["outcome"] and not _outcome_of(question, unit):
         return False
     person = shape is _SHAPES["person"]
-    if person and not all(re.search(rf"\b({role})", unit, re.I) for role in _roles(question)):
+    if person and not all(
+        re.search(rf"\b({role})\w*+(?!['’]s | (Office|Department)\b)", unit, re.I)
+        for role in _roles(question)
+    ):  # "Sheriff's Office" names no sheriff
         return False
     return any(
         set(re.findall(r"\w+", m.group().lower())) - asked
@@ -209,9 +215,11 @@ def _outcome_of(question: str, unit: str) -> bool:
 
 
 def _roles(question: str) -> list[str]:
-    """The roles a question names, as a unit would write them: "Who is Eugene's police chief?" is
-    not answered by a unit naming the mayor or a captain. A class ("which officers") names none."""
-    words = [m.group(1).lower() for m in _ROLE.finditer(question)]
+    """The roles a question asks for, as a unit would write them: "Who is Eugene's police chief?"
+    is not answered by a unit naming the mayor or a captain. A class ("which officers") names none,
+    nor does a role the question only mentions ("... the one who's running for governor")."""
+    cue = next(c for name, c, _ in _ASKED if name == "person")
+    words = [r.group(1).lower() for m in cue.finditer(question) for r in _ROLE.finditer(m.group())]
     roots = [next((r for r in JOINED if w.startswith(r)), re.sub(r"(ies|y|s)$", "", w)) for w in words]
     return [ABBREVIATED.get(root, root) for root in roots if root not in ("officer", "official", "agent")]
 

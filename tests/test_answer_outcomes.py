@@ -306,6 +306,11 @@ def test_a_follow_up_over_real_wording_finds_the_subjects_document(quillfield: A
         ("Who is the Liberty police chief?", "Police Chief Dana Morrow says it helps.", True),
         ("Who's the CEO of Vigilant Solutions?", "Brian Shockley, Vice President of Marketing", False),
         ("Which Liberty police captain spoke up?", "Liberty Police Captain Nathan Mulch says so.", True),
+        # blind4 b4-029: the role asked for, not one the question mentions after it
+        ("Who is the Riverside sheriff? The one running for governor.", "It is headed by Sheriff Chad "
+         "Bianco.", True),
+        # blind3 b3-047: an agency's "Sheriff's Office" names no sheriff
+        ("who is the Orange County sheriff?", "Dave Maass asked the Orange County Sheriff's Office.", False),
         # realdocs ra-033, blind bl-074, residents2 rn-072: a policy that names no company
         ("Which vendor supplies Marinview's cameras?", "The Department of Public Safety runs them.", False),
         ("What company makes Albert Lea's readers?", "Albert Lea bought them from Vigilant Solutions.", True),

@@ -6,7 +6,8 @@ to floors here, and so is all of `tests/eval/blind.jsonl` (80 questions a helper
 documents alone, without seeing the bot or the other set; nothing is fitted on it) and the `check`
 halves of `tests/eval/residents.jsonl` and `residents2.jsonl` (100 and 120 more, written the same
 way on 2026-12-04) and all of `tests/eval/people.jsonl` and `people2.jsonl` (32 each that ask for
-a person by name), so a change that helps the tuned half at the other's expense fails. The floors
+a person by name) and of `blind3.jsonl` and `blind4.jsonl` (48 and 60 on outcomes, companies,
+roles and everyday questions), so a change that helps the tuned half at the other's expense fails. The floors
 are what the held-out halves measured when they were set (the issue's targets are higher: see the
 README "How well it answers"), less a small margin for the embedding backend's rounding.
 """
@@ -28,18 +29,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 QUESTIONS = TESTS / "eval" / "realdocs.jsonl"
 STARTER = TESTS / "eval" / "starter.jsonl"
 CHECK_FLOORS = {  # measured on the check half when set: 0.946, 0.495, 0.75, 0.964, 0.50, 1.0
-    "hit@5": 0.90,
+    "hit@5": 0.90,  # refused raised when the company and outcome kinds made it 0.833 (2026-12-04)
     "fact_recall": 0.44,
-    "refused_when_should": 0.65,
+    "refused_when_should": 0.75,
     "answered_when_should": 0.92,
     "both_sides": 0.375,
     "citation_validity": 1.0,
 }
 BLIND = TESTS / "eval" / "blind.jsonl"  # written from the documents alone; never fitted on, either half
-BLIND_FLOORS = {  # measured when set: 0.922, 0.545, 0.75, 0.891, 0.625, 1.0
+BLIND_FLOORS = {  # measured when set: 0.922, 0.545, 0.75, 0.891, 0.625, 1.0; refused since 0.8125
     "hit@5": 0.88,
     "fact_recall": 0.50,
-    "refused_when_should": 0.70,
+    "refused_when_should": 0.75,
     "answered_when_should": 0.87,
     "both_sides": 0.50,
     "citation_validity": 1.0,
@@ -47,17 +48,17 @@ BLIND_FLOORS = {  # measured when set: 0.922, 0.545, 0.75, 0.891, 0.625, 1.0
 
 RESIDENTS = TESTS / "eval" / "residents.jsonl"  # 100 more, written blind like BLIND; never fitted on
 RESIDENTS_FLOORS = {  # its check half (the tune half may be read for failures); at 0.90, 0.431, 0.60, 0.95
-    "hit@5": 0.86,
+    "hit@5": 0.86,  # refused since 0.90
     "fact_recall": 0.38,
-    "refused_when_should": 0.50,
+    "refused_when_should": 0.80,
     "answered_when_should": 0.90,
     "citation_validity": 1.0,
 }  # both sides: 0 of its 4 held-out disagreements when set, so no floor
 RESIDENTS2 = TESTS / "eval" / "residents2.jsonl"  # 120 more (2026-12-04), written blind; never fitted on
 RESIDENTS2_FLOORS = {  # its check half (70); measured when set: 0.964, 0.565, 0.357, 0.964, 0.50, 1.0
-    "hit@5": 0.92,
+    "hit@5": 0.92,  # refused since 0.714
     "fact_recall": 0.50,
-    "refused_when_should": 0.28,
+    "refused_when_should": 0.64,
     "answered_when_should": 0.92,
     "citation_validity": 1.0,
 }  # both sides: 2 of its 4 held-out disagreements when set, too few for a floor
@@ -70,11 +71,27 @@ PEOPLE_FLOORS = {  # all of it, never fitted on; measured when set: 1.0, 0.625, 
     "citation_validity": 1.0,
 }
 PEOPLE2 = TESTS / "eval" / "people2.jsonl"  # 32 more, written blind after the person rule was
-PEOPLE2_FLOORS = {  # all of it; measured when set: 1.0, 0.50, 0.50, 0.8125, 1.0
+PEOPLE2_FLOORS = {  # all of it; measured when set: 1.0, 0.50, 0.50, 0.8125, 1.0; refused since 0.8125
     "hit@5": 0.94,
     "fact_recall": 0.44,
-    "refused_when_should": 0.40,
+    "refused_when_should": 0.75,
     "answered_when_should": 0.75,
+    "citation_validity": 1.0,
+}
+BLIND3 = TESTS / "eval" / "blind3.jsonl"  # 48 on outcomes, companies and roles, written blind before
+BLIND3_FLOORS = {  # the rules for them; all of it; measured when set: 0.667, 0.645, 0.667, 0.833, 1.0
+    "hit@5": 0.62,
+    "fact_recall": 0.58,
+    "refused_when_should": 0.62,
+    "answered_when_should": 0.79,
+    "citation_validity": 1.0,
+}
+BLIND4 = TESTS / "eval" / "blind4.jsonl"  # 60 more, written blind after those rules; all of it;
+BLIND4_FLOORS = {  # measured when set: 0.733, 0.524, 0.60, 0.833, 1.0
+    "hit@5": 0.68,
+    "fact_recall": 0.47,
+    "refused_when_should": 0.56,
+    "answered_when_should": 0.79,
     "citation_validity": 1.0,
 }
 
@@ -107,7 +124,14 @@ def test_the_held_out_half_holds_its_floors(result: dict):
 
 
 @pytest.mark.parametrize(
-    ("questions", "floors"), [(BLIND, BLIND_FLOORS), (PEOPLE, PEOPLE_FLOORS), (PEOPLE2, PEOPLE2_FLOORS)]
+    ("questions", "floors"),
+    [
+        (BLIND, BLIND_FLOORS),
+        (PEOPLE, PEOPLE_FLOORS),
+        (PEOPLE2, PEOPLE2_FLOORS),
+        (BLIND3, BLIND3_FLOORS),
+        (BLIND4, BLIND4_FLOORS),
+    ],
 )
 def test_the_blind_sets_hold_their_floors_on_all_of_them(real_store, questions: Path, floors: dict):
     store, _ = real_store
