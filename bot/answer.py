@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from bot.answerability import GENERIC, UNIT_FEATURES, Models, asked_types, load_models, supplies
+from bot.answerability import GENERIC, UNIT_FEATURES, VENDOR, Models, asked_types, load_models, supplies
 from bot.core.text import stems
 from bot.core.units import answer_units, display, kind_of
 from bot.filters import STATES
@@ -521,6 +521,8 @@ class GroundedAnswerer:
         said = said_by(question, hits, unit)
         if not all(supplies(shape, said, question) for _, shape in asked):
             return False
+        if any(kind == "company" for kind, _ in asked) and not _of_the_places(question, hits, unit):
+            return False  # Stamford's camera vendor is no answer to "Which brand does Fairfield use?"
         if any(kind == "date" for kind, _ in asked):
             return True
         context = said_with_context(hits, [unit])
@@ -728,6 +730,18 @@ def with_asked_fields(
                 words_of = frozenset(content_words(text))
                 shown.append(Sentence(i, start, end, text, vector, 0.0, words_of, hit.dense))
     return shown
+
+
+def _of_the_places(question: str, hits: list[Hit], unit: Sentence) -> bool:
+    """Whether a unit, with its document's title and name, names each place the question names
+    (by one of its own words: not a state's, which the town stands for, nor a vendor's)."""
+    where = set(words(said_with_context(hits, [unit])))
+    for name in names_in(question):
+        own = set(words(re.sub(r"['’]s\b", "", name))) - GENERIC - STATE_NAMES
+        own = {w for w in own if len(w) > 2 and not VENDOR.fullmatch(w)}
+        if own and not own & where:
+            return False
+    return True
 
 
 def said_by(question: str, hits: list[Hit], unit: Sentence) -> str:

@@ -93,6 +93,7 @@ VENDORS = (  # companies known in this field by one name, which no corporate suf
     "Reuters|LexisNexis|Clearview|Palantir|Skydio|DJI|Brinc|ShotSpotter|SoundThinking|Cellebrite|Fusus|"
     "Ring|Amazon|Microsoft|IBM|NEC|Idemia|Cognitec|Verint|Avigilon|Hikvision|Dahua|Mark43|Tyler|Ubicquia"
 )
+VENDOR = re.compile(rf"(?i:{VENDORS})")
 CORPORATE = r"Inc|LLC|Corp|Corporation|Company|Ltd|Solutions|Technologies|Labs"  # not "Public Safety"
 DECIDE = (  # what a question asks the outcome of ("Did the council pass it?", "Did a court force ...?")
     r"(pass\w*|approv\w*|adopt\w*|enact\w*|sign\w*|vot\w*|rul\w*|forc\w*|order\w*|overturn\w*|"

@@ -560,6 +560,27 @@ readers since at least 2009.,Automated License Plate Readers,PIPS
 """
 
 
+def test_a_company_is_the_one_of_the_place_asked_about(tmp_path, embeddings):
+    # blind3 b3-025, b3-027: "What brand of body cameras did the Fairfield police buy?" was
+    # answered with Stamford's Axon contract, "Who makes St. Paul's readers?" with Connecticut's
+    from bot.core.store import Store
+
+    (tmp_path / "stamford.md").write_text(
+        "---\ntitle: Body cameras in two towns\n---\n# Body cameras\n\nThe Stamford Police Department "
+        "bought its body cameras from Axon in 2018. The Fairfield Police Department bought 80 body-worn "
+        "cameras in 2018.\n",
+        encoding="utf-8",
+    )
+    store = Store(Settings(data_dir=tmp_path / "data"), embeddings=embeddings)
+    ingest_paths(store, [tmp_path / "stamford.md"])
+    chain = AnswerChain(Settings(data_dir=tmp_path / "data", refusal_threshold=0.0), store)
+
+    assert "Axon" in chain.invoke("Which company makes the Stamford police body cameras?").text
+    answer = chain.invoke("Which company makes the Fairfield police body cameras?")
+    assert answer.status == "refused_no_evidence", answer.text
+    assert answer.text.startswith("The documents I have don't give the company you asked about.")
+
+
 def test_which_company_is_answered_by_a_record_s_vendor_field(tmp_path, embeddings):
     # residents rs-090: "Who makes the Minneapolis Police Department's license plate readers?" was
     # answered by the Atlas row's summary, which does not name the company its "Vendor:" field does
