@@ -118,10 +118,12 @@ ASKED = (  # (what the question asks for, its cue in the question, what a unit t
      rf"\$\s?\d|\b{NUMBER}\s?(dollars|million|thousand)\b|\bfree of charge\b|\bno cost\b"),
     ("duration", r"\bhow long\b(?! (have|has|had) (\w+ ){0,4}(used|had|been|run)\b)|"  # not "since when"
                  r"\bretention\b|\bretain\w*|\b(keep\w*|kept|hold\w* on\w*|held|hang\w* on\w*)\b.*\b(data|"
-                 r"reads?|images?|scans?|records?|footage|information|photos?|pics?)\b|\bdelete\w*|\bpurge\w*",
+                 r"reads?|images?|scans?|records?|footage|videos?|recordings?|information|photos?|pics?)\b|"
+                 r"\bdelete\w*|\bpurge\w*",
      rf"\b{NUMBER}[- ]?(\(\d+\)[- ])?(days?|weeks?|months?|years?|hours?|minutes?)\b|\bindefinite\w*|"
      r"\bpermanent\w*|\bforever\b"),
-    ("count", r"\bhow many\b|\bnumber of\b|\bcount of\b",  # a number that counts something, not a year or a §
+    ("count", r"\bhow many\b|\bnumber of\b|\bcount of\b|\btotal\b(?! (cost|price|amount|value)\b)",
+     # a number that counts something, not a year or a §
      r"(?<!§ )(?<!Statute )(?<!Section )(?<![.\d])(?<!Chapter )(?<!No\. )"
      r"\b(?!(?:19|20)\d\d\b)\d[\d,]*(?![.\d]*\d)"
      r"(\s+[\w-]+){1,4}|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens|hundreds|"
@@ -137,8 +139,9 @@ ASKED = (  # (what the question asks for, its cue in the question, what a unit t
      r"the public|anyone|no one|nobody)\b)"),  # or a class of recipients ("other Connecticut agencies")
     ("person", rf"\bwho(['’]?s| is| was| are| were) (the|its|their|(\S+ ){{0,2}}\S+['’]s) "
                rf"(\S+ ){{0,6}}?{ROLE}|"
-               rf"\bwhich (\S+ ){{0,3}}?{ROLE}|\bname of (the|that|this|its) (\S+ ){{0,4}}?({ROLE}|guy|man|"
-               rf"woman|lady)\b|\bwho signed\b",
+               rf"\bwhich (\S+ ){{0,3}}?{ROLE}|\bname of (the|that|this|its|\S+['’]s) (\S+ ){{0,4}}?"
+               rf"({ROLE}|guy|man|woman|lady)\b|\bwho signed\b|"
+               rf"{ROLE}.*\bwhat(['’]?s| is| was) (his|her|their) names?\b",
      rf"\b(?:{TITLES})\.? [A-Z][\w'’-]+|\b[A-Z][a-z]+(?: [A-Z]\.)?(?: [A-Z][\w'’-]+){{1,2}}"),  # `_person`
     ("company", MAKER,
      rf"\b(?:{VENDORS})\b|\b[A-Z][\w&.-]*(?: [A-Z][\w&.-]*)*,? (?:{CORPORATE})\b"),

@@ -43,7 +43,8 @@ REFERS_BACK = re.compile(
 WHERE = re.compile(r"^\s*(and\s+)?where\b", re.I)
 WHERE_FIELDS = frozenset(stems(["location address"])[0])  # what a record says where with
 MAKER = (  # a question asking which company makes, sells or runs a thing ("Who makes their cameras?")
-    r"\b(which|what) (\S+ ){0,2}(compan(y|ies)|vendors?|firms?|brands?|manufacturers?|suppliers?|providers?|"
+    r"\b(which|what|who(['’]?s| is| was| are| were) the) (\S+ ){0,2}(compan(y|ies)|vendors?|firms?|brands?|"
+    r"manufacturers?|suppliers?|providers?|"
     r"contractors?)\b|\bwho (makes?|made|sells?|sold|suppl(y|ies|ied)|provided?s?|manufactur\w*|builds?|"
     r"built|hosts?|hosted)\b|\bmade by\b"
 )

@@ -309,6 +309,15 @@ def test_a_follow_up_over_real_wording_finds_the_subjects_document(quillfield: A
         # blind4 b4-029: the role asked for, not one the question mentions after it
         ("Who is the Riverside sheriff? The one running for governor.", "It is headed by Sheriff Chad "
          "Bianco.", True),
+        # blind4 b4-044, b4-055, b4-059, b4-012, b4-019 (its tune half): more ways to ask for a
+        # person, a company, a length of time or a count
+        ("liberty police chief - what's his name?", "Liberty Police Captain Nathan Mulch says so.", False),
+        ("What's the name of Enfield's police chief?", "The Enfield Police Department signed it.", False),
+        ("st paul's readers - who's the vendor?", "The Saint Paul Police Department: 367 Grove.", False),
+        ("Chula Vista PD: do they keep the video from the drones?", "Chula Vista flies drones from five "
+         "launch sites.", False),
+        ("What were the total plate detections for 2017?", "The program reads plates.", False),
+        ("What is the total cost of the contract?", "The contract costs $42,000 a year.", True),
         # blind3 b3-047: an agency's "Sheriff's Office" names no sheriff
         ("who is the Orange County sheriff?", "Dave Maass asked the Orange County Sheriff's Office.", False),
         # realdocs ra-033, blind bl-074, residents2 rn-072: a policy that names no company
