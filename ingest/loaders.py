@@ -330,8 +330,11 @@ def read_sidecar(path: Path) -> dict[str, Any]:
 
 
 def _title_from_text(text: str) -> str | None:
-    """The first line that reads like a title: a few words, not a shouted label, not a note."""
+    """The first line that reads like a title: a Markdown heading of the first level, or a few
+    words, not a shouted label, not a note."""
     for line in text.splitlines()[:40]:
+        if re.match(r"# \S", line) and len(line) <= 202 and line.upper() != line:
+            return line[2:].strip()  # "# Stamford cameras" is a title, however short
         line = line.strip().lstrip("#").strip()
         if line.startswith(("[NOTE:", "NOTE: excerpt of")) or not 12 <= len(line) <= 200:
             continue

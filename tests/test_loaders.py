@@ -53,6 +53,14 @@ def test_plain_text_takes_title_from_text_and_doc_id_from_file_name():
     assert doc.meta["language"] == "en"
 
 
+def test_a_markdown_heading_is_the_title_however_short():
+    # a Markdown file without front matter took its first paragraph as its title, because its
+    # two-word heading read as too short for one
+    doc = load_bytes("notes.md", b"# Stamford cameras\n\nThe Stamford police bought body cameras in 2018.\n")
+
+    assert doc.meta["title"] == "Stamford cameras"
+
+
 def test_html_keeps_main_text_and_drops_navigation_styles_and_scripts():
     html = b"""<html><head><title>Drone policy in Springfield</title>
 <style>.banner { color: red }</style>
