@@ -556,20 +556,20 @@ class GroundedAnswerer:
         attribute = q_words - name_words
         years = set(YEAR.findall(question))
 
-        def focus(c: Sentence, with_words: bool) -> float:
+        def focus(c: Sentence, said: str, with_words: bool) -> float:
             """One unit that names the place, supplies the asked type and (optionally) the
             asked attribute's words: an answer rather than a related sentence."""
             where = set(words(said_with_context(hits, [c])))
             named = sum(named_share(n, where) for n in names) / len(names) if names else 1.0
-            typed = float(all(supplies(t, said_by(question, hits, c), question) for _, t in asked))
+            typed = float(all(supplies(t, said, question) for _, t in asked))
             total = sum(idf[w] for w in attribute)
             own = {_stem(w) for w in c.words}
             attributed = sum(idf[w] for w in attribute & own) / total if total and with_words else 1.0
             return named * typed * attributed
 
         return {
-            "focus": max((focus(c, True) for c in chosen), default=0.0),
-            "typed_focus": max((focus(c, False) for c in chosen), default=0.0),
+            "focus": max((focus(c, said, True) for c, said in zip(chosen, says)), default=0.0),
+            "typed_focus": max((focus(c, said, False) for c, said in zip(chosen, says)), default=0.0),
             "unit_probability": max((c.score for c in chosen), default=0.0),
             "unit_similarity": max((c.similarity for c in chosen), default=0.0),
             "passage_similarity": self.support(hits),
